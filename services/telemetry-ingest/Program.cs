@@ -1,0 +1,16 @@
+using RouteIQ.TelemetryIngest;
+using RouteIQ.ServiceDefaults;
+
+return await RouteIQHost.RunAsync(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.UseDefaultUrls("http://127.0.0.1:4318");
+    builder.AddServiceDefaults("telemetry-ingest");
+    builder.AddTelemetryIngest();
+    builder.AddRouteIQBus();
+
+    var app = builder.Build();
+    app.MapDefaultEndpoints();
+    app.MapTelemetryIngestApi();
+    return app;
+});

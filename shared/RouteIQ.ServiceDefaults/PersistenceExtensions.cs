@@ -1,0 +1,132 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace RouteIQ.ServiceDefaults;
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>Which database a service's DbContext uses, and its own schema (PostgreSQL) or file (SQLite).</summary>
+public sealed record DatabaseSettings(DatabaseProvider Provider, string ConnectionString, string Schema)
+{
+    public const string ConnectionStringKey = "ConnectionStrings:RouteIQ";
+}
+
+/// <summary>
+/// One DbContext and one schema per service: PostgreSQL through Npgsql when
+/// <c>ConnectionStrings:RouteIQ</c> is set, else a SQLite file per service in the data dir.
+/// The schema is created at start (see <see cref="SchemaInitializer{TContext}"/>).
+/// </summary>
+public static class PersistenceExtensions
+{
+    public static IHostApplicationBuilder AddRouteIQDbContext<TContext>(this IHostApplicationBuilder builder, string schema)
+        where TContext : DbContext
+    {
+        var settings = ResolveDatabase(builder.Configuration, schema);
+        builder.Services.AddKeyedSingleton<DatabaseSettings>(typeof(TContext), settings);
+        builder.Services.AddPooledDbContextFactory<TContext>(options => ConfigureDbContext(options, settings));
+        builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
+        builder.Services.AddHostedService(sp => new SchemaInitializer<TContext>(sp, settings));
+        builder.Services.AddHealthChecks().AddDbContextCheck<TContext>($"db-{schema}", tags: ["ready"]);
+        return builder;
+    }
+
+    public static DatabaseSettings ResolveDatabase(IConfiguration configuration, string schema)
+    {
+        var postgres = configuration.GetConnectionString("RouteIQ");
+        if (!string.IsNullOrWhiteSpace(postgres))
+        {
+            try
+            {
+                var csb = new NpgsqlConnectionStringBuilder(postgres);
+                if (string.IsNullOrEmpty(csb.Host))
+                {
+                    throw new RouteIQConfigurationException(DatabaseSettings.ConnectionStringKey, "has no Host");
+                }
+                csb.Database ??= "routeiq";
+                return new DatabaseSettings(DatabaseProvider.PostgreSql, csb.ConnectionString, schema);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or KeyNotFoundException)
+            {
+                throw new RouteIQConfigurationException(DatabaseSettings.ConnectionStringKey,
+                    $"malformed PostgreSQL connection string ({ex.Message.Split('\n')[0]})");
+            }
+        }
+
+        var dataDir = Path.GetFullPath(configuration[$"{RouteIQOptions.Section}:DataDir"] ?? "./.routeiq");
+        try
+        {
+            Directory.CreateDirectory(dataDir);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new RouteIQConfigurationException("RouteIQ:DataDir", $"cannot create '{dataDir}' ({ex.Message})");
+        }
+        var sqlite = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(dataDir, $"{schema}.db"),
+            DefaultTimeout = 30,
+            Pooling = true,
+        };
+        return new DatabaseSettings(DatabaseProvider.Sqlite, sqlite.ConnectionString, schema);
+    }
+
+    public static void ConfigureDbContext(DbContextOptionsBuilder options, DatabaseSettings settings)
+    {
+        if (settings.Provider == DatabaseProvider.PostgreSql)
+        {
+            options.UseNpgsql(settings.ConnectionString, npgsql =>
+            {
+                npgsql.MigrationsHistoryTable("__ef_migrations_history", settings.Schema);
+                npgsql.EnableRetryOnFailure(3);
+            });
+        }
+        else
+        {
+            options.UseSqlite(settings.ConnectionString);
+            options.AddInterceptors(SqlitePragmas.Instance);
+        }
+    }
+
+    /// <summary>
+    /// The schema for a model: the service's own schema on PostgreSQL; SQLite has none (each
+    /// service has its own file instead).
+    /// </summary>
+    public static void UseRouteIQSchema(this ModelBuilder modelBuilder, DbContext context, string schema)
+    {
+        if (context.Database.IsNpgsql())
+        {
+            modelBuilder.HasDefaultSchema(schema);
+        }
+    }
+
+    /// <summary>WAL and a busy timeout so the embedded mode's concurrent writers wait instead of failing.</summary>
+    private sealed class SqlitePragmas : Microsoft.EntityFrameworkCore.Diagnostics.DbConnectionInterceptor
+    {
+        public static readonly SqlitePragmas Instance = new();
+
+        public override void ConnectionOpened(DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData)
+            => Apply(connection);
+
+        public override Task ConnectionOpenedAsync(DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+        {
+            Apply(connection);
+            return Task.CompletedTask;
+        }
+
+        private static void Apply(DbConnection connection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL;";
+            command.ExecuteNonQuery();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace RouteIQ.Testing;
+
+/// <summary>
+/// The real servers <c>scripts/infra.sh</c> started on loopback. A missing setting fails the
+/// test with a message saying how to start them; integration tests never skip silently.
+/// </summary>
+public static class TestInfra
+{
+    public static string RabbitMqUri => Require("ROUTEIQ_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/");
+    public static string PostgresAdmin => Require("ROUTEIQ_TEST_POSTGRES", "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres");
+    public static string S3Url => Require("ROUTEIQ_TEST_S3_URL", "http://127.0.0.1:9090");
+    public static string S3Bucket => Require("ROUTEIQ_TEST_S3_BUCKET", "routeiq");
+    public static string S3AccessKey => Environment.GetEnvironmentVariable("AWS_ACCESS_KEY_ID") ?? "S3RVER";
+    public static string S3SecretKey => Environment.GetEnvironmentVariable("AWS_SECRET_ACCESS_KEY") ?? "S3RVER";
+    public static string DockerHost => Require("ROUTEIQ_TEST_DOCKER", "unix:///var/run/docker.sock");
+    public static string TestImage => Require("ROUTEIQ_TEST_IMAGE", "routeiq/busybox:test");
+
+    private static string Require(string name, string localDefault)
+        => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : localDefault;
+
+    /// <summary>A fresh PostgreSQL database for one test class; returns its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
+        await using var connection = new NpgsqlConnection(PostgresAdmin);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"CREATE DATABASE \"{name}\"";
+        await command.ExecuteNonQueryAsync();
+        return new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>
+    /// A fresh RabbitMQ virtual host for one test class (exchanges are per message type, so
+    /// classes running in parallel on one vhost would see each other's messages).
+    /// </summary>
+    public static async Task<string> CreateVirtualHostAsync(string prefix)
+    {
+        var vhost = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 60)];
+        await RunAsync("rabbitmqctl", "add_vhost", vhost);
+        await RunAsync("rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+        var baseUri = new Uri(RabbitMqUri);
+        return new UriBuilder(baseUri) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri.ToString();
+    }
+
+    /// <summary>A loopback TCP port nobody listens on right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string TempDirectory(string prefix)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "routeiq-tests", $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    public static async Task<string> RunAsync(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}");
+        }
+        return await stdout;
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (await condition())
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"timed out after {timeout.TotalSeconds:0}s waiting for {what}");
+    }
+}
