@@ -125,6 +125,14 @@ public sealed class RolloutTestHost : IAsyncDisposable
     /// <summary>Writes a run output and publishes its <see cref="TrainCompleted"/>; returns the job id.</summary>
     public async Task<Guid> CompleteTrainingAsync(string model, string content, bool rollOnSuccess = false, IReadOnlyList<string>? serveCommand = null, string? serveImage = null)
     {
+        var message = await WriteRunOutputAsync(model, content, rollOnSuccess, serveCommand, serveImage);
+        await Bus.Publish(message);
+        return message.JobId;
+    }
+
+    /// <summary>Writes a run output to the store; returns the <see cref="TrainCompleted"/> a runner would publish for it.</summary>
+    public async Task<TrainCompleted> WriteRunOutputAsync(string model, string content, bool rollOnSuccess = false, IReadOnlyList<string>? serveCommand = null, string? serveImage = null)
+    {
         var job = Guid.NewGuid();
         var files = new List<ArtifactFile>();
         foreach (var (name, text) in new[] { ("model.json", content), ("weights/part-0.bin", $"weights of {content}") })
@@ -133,7 +141,7 @@ public sealed class RolloutTestHost : IAsyncDisposable
             var file = await Store.PutAsync(ArtifactKeys.RunOutput(job) + name, stream);
             files.Add(file with { Path = name });
         }
-        await Bus.Publish(new TrainCompleted
+        return new TrainCompleted
         {
             JobId = job,
             Trainer = "test-trainer",
@@ -148,8 +156,7 @@ public sealed class RolloutTestHost : IAsyncDisposable
             RollOnSuccess = rollOnSuccess,
             WaitReadySeconds = 30,
             CompletedAt = DateTimeOffset.UtcNow,
-        });
-        return job;
+        };
     }
 
     /// <summary>Waits until the version registered for <paramref name="job"/> is ready (read from rollout's own tables).</summary>

@@ -32,7 +32,13 @@ public sealed partial class ModelRegistry(
             throw new RegistryException(422, $"ModelName '{completed.ModelName}' is not a valid model name ([A-Za-z0-9][A-Za-z0-9_.-]{{0,127}})");
         }
 
-        var version = await FindByJobAsync(completed.JobId, cancellationToken) ?? await AllocateAsync(completed, cancellationToken);
+        var version = await FindByJobAsync(completed.JobId, cancellationToken);
+        if (version is null)
+        {
+            // Check the output before a number is taken, so a bad run never leaves a gap.
+            await ValidateRunOutputAsync(completed, cancellationToken);
+            version = await AllocateAsync(completed, cancellationToken);
+        }
         if (version.State == VersionStates.Ready)
         {
             return version;
@@ -111,6 +117,35 @@ public sealed partial class ModelRegistry(
                 throw;
             }
             return concurrent;
+        }
+    }
+
+    private async Task ValidateRunOutputAsync(TrainCompleted completed, CancellationToken cancellationToken)
+    {
+        var source = ArtifactKeys.RunOutput(completed.JobId);
+        var expected = completed.Files.ToDictionary(f => f.Path.TrimStart('/'), f => f.Sha256, StringComparer.Ordinal);
+        var count = 0;
+        await foreach (var entry in store.ListAsync(source, cancellationToken))
+        {
+            var relative = entry.Key[source.Length..];
+            if (relative == ModelManifest.FileName)
+            {
+                continue;
+            }
+            count++;
+            if (expected.TryGetValue(relative, out var sha))
+            {
+                await using var input = await store.OpenReadAsync(entry.Key, cancellationToken);
+                var actual = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(input, cancellationToken));
+                if (!string.Equals(sha, actual, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new RegistryException(422, $"run output file '{relative}' changed since training (sha256 {actual}, TrainCompleted says {sha})");
+                }
+            }
+        }
+        if (count == 0)
+        {
+            throw new RegistryException(422, $"run output {store.GetUri(source)} has no files");
         }
     }
 
