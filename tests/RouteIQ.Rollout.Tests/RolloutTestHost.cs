@@ -95,6 +95,11 @@ public sealed class RolloutTestHost : IAsyncDisposable
         {
             builder.AddRollout();
         }
+        else
+        {
+            // Lets the test read rollout's tables while rollout runs in another process.
+            builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
+        }
         builder.Services.AddSingleton<RollOutcomes>();
         builder.AddRouteIQConsumers(x => x.AddConsumer<RollOutcomeObserver, RollOutcomeObserverDefinition>());
         builder.AddRouteIQBus();
