@@ -179,6 +179,10 @@ public sealed class RolloutTestHost : IAsyncDisposable
         return version;
     }
 
+    /// <summary>The outcome as <see cref="ModelRolledOut"/>, or a failure that shows the reason.</summary>
+    public static ModelRolledOut Succeeded(object outcome) => outcome as ModelRolledOut
+        ?? throw new Xunit.Sdk.XunitException($"expected ModelRolledOut, got {JsonSerializer.Serialize(outcome, outcome.GetType())}");
+
     public async Task<object> RollAsync(string? model, string? reference, IReadOnlyList<string>? serveCommand = null, bool rollback = false,
         string? serveImage = "test-serve", int waitReadySeconds = 30)
     {
