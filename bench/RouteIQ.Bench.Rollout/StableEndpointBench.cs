@@ -54,7 +54,10 @@ public static class StableEndpointBench
         var coordinator = app.Services.GetRequiredService<RolloutCoordinator>();
         var routes = app.Services.GetRequiredService<StableRouteTable>();
         var bus = app.Services.GetRequiredService<IBus>();
-        IReadOnlyList<string> serveCommand = [Environment.ProcessPath!, typeof(StableEndpointBench).Assembly.Location, "serve"];
+        // Under `dotnet run` this process is the apphost; under `dotnet x.dll` it is dotnet itself.
+        IReadOnlyList<string> serveCommand = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet"
+            ? [Environment.ProcessPath!, typeof(StableEndpointBench).Assembly.Location, "serve"]
+            : [Environment.ProcessPath!, "serve"];
 
         for (var i = 1; i <= 2; i++)
         {
