@@ -138,7 +138,7 @@ public static class StableEndpointBench
 
     private static async Task RollAsync(RolloutCoordinator coordinator, StableRouteTable routes, IBus bus, int version)
     {
-        await coordinator.RollAsync(new RollCommand { JobId = Guid.NewGuid(), ModelName = Model, Ref = version.ToString(CultureInfo.InvariantCulture) }, bus, CancellationToken.None);
+        await coordinator.RollAsync(new RollRequested { JobId = Guid.NewGuid(), ModelName = Model, Ref = version.ToString(CultureInfo.InvariantCulture), RequestedAt = DateTimeOffset.UtcNow }, bus, CancellationToken.None);
         if (routes.Find(Model)?.Version != version)
         {
             throw new InvalidOperationException($"roll to v{version} failed (see the log)");

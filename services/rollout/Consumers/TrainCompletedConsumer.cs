@@ -38,7 +38,7 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
 
         if (message.RollOnSuccess)
         {
-            await coordinator.RollAsync(new RollCommand
+            await coordinator.RollAsync(new RollRequested
             {
                 JobId = message.JobId,
                 ModelName = version.ModelName,
@@ -48,6 +48,7 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
                 WaitReadySeconds = message.WaitReadySeconds,
                 Alias = message.Alias,
                 TrainJobId = message.JobId,
+                RequestedAt = message.CompletedAt,
             }, context, context.CancellationToken);
         }
     }
