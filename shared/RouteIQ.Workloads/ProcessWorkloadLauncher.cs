@@ -274,6 +274,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
         private readonly ILogger _logger;
         private readonly CancellationTokenSource _timeout = new();
         private int _ending = Running;
+        private int _disposed;
 
         public ProcessWorkload(WorkloadSpec spec, Process process, Task exited, bool ownGroup, WorkloadLog log,
             ProcessStateStore state, ILogger logger)
@@ -380,6 +381,10 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
 
         public async ValueTask DisposeAsync()
         {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            {
+                return;
+            }
             if (!Completion.IsCompleted)
             {
                 await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
