@@ -13,6 +13,12 @@ public sealed record TrainFailed
     public bool TimedOut { get; init; }
     public bool Cancelled { get; init; }
 
+    /// <summary>
+    /// The runner gave the job back without a verdict (it is shutting down): gateway-admin
+    /// re-dispatches it instead of failing it, and does not count the attempt.
+    /// </summary>
+    public bool HandedBack { get; init; }
+
     /// <summary>Last 1,200 characters of the log.</summary>
     public string? LogsTail { get; init; }
 
