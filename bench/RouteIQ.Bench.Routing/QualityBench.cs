@@ -89,5 +89,5 @@ public static class QualityBench
 
     public static RouterSpec RecommendedKnn => new() { RouterType = "knn" };
 
-    public static RouterSpec RecommendedMlp => new() { RouterType = "mlp" };
+    public static RouterSpec RecommendedMlp => new() { RouterType = "mlp", Tfidf = new TfidfOptions { Dimension = 2048 } };
 }

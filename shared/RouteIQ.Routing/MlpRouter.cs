@@ -97,25 +97,38 @@ public sealed class MlpRouter : IRouterHead
         {
             var n = _sizes[l];
             var o = _sizes[l + 1];
-            var w = _weights[l];
-            var input = a[..n];
-            for (var j = 0; j < o; j++)
-            {
-                b[j] = TensorPrimitives.Dot(w.AsSpan(j * n, n), input) + _biases[l][j];
-            }
-            if (l < _weights.Length - 1)
-            {
-                TensorPrimitives.Max(b[..o], 0f, b[..o]);
-            }
-            else
-            {
-                TensorPrimitives.Sigmoid(b[..o], b[..o]);
-            }
+            ForwardLayer(_weights[l], _biases[l], a[..n], b[..o], last: l == _weights.Length - 1);
             var t = a;
             a = b;
             b = t;
         }
         a[..ModelCount].CopyTo(scores);
+    }
+
+    /// <summary>
+    /// One layer, weights stored input-major ([in][out]): each non-zero input adds its row, so
+    /// sparse TF-IDF vectors and ReLU zeros cost nothing and every step is a SIMD multiply-add.
+    /// </summary>
+    internal static void ForwardLayer(float[] w, float[] bias, ReadOnlySpan<float> input, Span<float> output, bool last)
+    {
+        var o = output.Length;
+        bias.CopyTo(output);
+        for (var i = 0; i < input.Length; i++)
+        {
+            var v = input[i];
+            if (v != 0f)
+            {
+                TensorPrimitives.MultiplyAdd(w.AsSpan(i * o, o), v, output, output);
+            }
+        }
+        if (last)
+        {
+            TensorPrimitives.Sigmoid(output, output);
+        }
+        else
+        {
+            TensorPrimitives.Max(output, 0f, output);
+        }
     }
 
     public static MlpRouter Train(float[] x, int dimension, RoutingDataset data, MlpOptions options, Action<string>? log = null)
@@ -196,7 +209,7 @@ public sealed class MlpRouter : IRouterHead
         };
         for (var l = 0; l < _weights.Length; l++)
         {
-            writer.Add($"mlp.w{l}", _weights[l], _sizes[l + 1], _sizes[l]);
+            writer.Add($"mlp.w{l}", _weights[l], _sizes[l], _sizes[l + 1]);
             writer.Add($"mlp.b{l}", _biases[l], _sizes[l + 1]);
         }
     }
@@ -212,7 +225,7 @@ public sealed class MlpRouter : IRouterHead
         var biases = new float[sizes.Length - 1][];
         for (var l = 0; l < weights.Length; l++)
         {
-            weights[l] = reader.Array($"mlp.w{l}", sizes[l + 1], sizes[l]);
+            weights[l] = reader.Array($"mlp.w{l}", sizes[l], sizes[l + 1]);
             biases[l] = reader.Array($"mlp.b{l}", sizes[l + 1]);
         }
         return new MlpRouter(sizes, weights, biases);
@@ -256,20 +269,7 @@ public sealed class MlpRouter : IRouterHead
             x.CopyTo(_act[0]);
             for (var l = 0; l < _w.Length; l++)
             {
-                var n = _sizes[l];
-                var outputs = _act[l + 1];
-                for (var j = 0; j < outputs.Length; j++)
-                {
-                    outputs[j] = TensorPrimitives.Dot(_w[l].AsSpan(j * n, n), _act[l]) + _b[l][j];
-                }
-                if (l < _w.Length - 1)
-                {
-                    TensorPrimitives.Max(outputs, 0f, outputs);
-                }
-                else
-                {
-                    TensorPrimitives.Sigmoid(outputs, outputs);
-                }
+                ForwardLayer(_w[l], _b[l], _act[l], _act[l + 1], last: l == _w.Length - 1);
             }
         }
 
@@ -326,36 +326,25 @@ public sealed class MlpRouter : IRouterHead
                 }
                 for (var l = _w.Length - 1; l >= 0; l--)
                 {
-                    var n = _sizes[l];
+                    var o = _sizes[l + 1];
                     var delta = _delta[l + 1];
                     var input = _act[l];
                     TensorPrimitives.Add(_gb[l], delta, _gb[l]);
                     var below = _delta[l];
-                    if (l > 0)
+                    for (var k = 0; k < input.Length; k++)
                     {
-                        Array.Clear(below);
-                    }
-                    for (var j = 0; j < delta.Length; j++)
-                    {
-                        var dj = delta[j];
-                        if (dj == 0f)
+                        var v = input[k];
+                        if (v == 0f)
                         {
+                            // Zero input (sparse feature or inactive ReLU): no weight gradient, and no gradient flows below.
+                            below[k] = 0f;
                             continue;
                         }
-                        TensorPrimitives.MultiplyAdd(input, dj, _gw[l].AsSpan(j * n, n), _gw[l].AsSpan(j * n, n));
+                        var row = _gw[l].AsSpan(k * o, o);
+                        TensorPrimitives.MultiplyAdd(delta, v, row, row);
                         if (l > 0)
                         {
-                            TensorPrimitives.MultiplyAdd(_w[l].AsSpan(j * n, n), dj, below, below);
-                        }
-                    }
-                    if (l > 0)
-                    {
-                        for (var k = 0; k < n; k++)
-                        {
-                            if (input[k] <= 0f)
-                            {
-                                below[k] = 0f;
-                            }
+                            below[k] = TensorPrimitives.Dot(_w[l].AsSpan(k * o, o), delta);
                         }
                     }
                 }
