@@ -53,16 +53,22 @@ public static partial class TrainerSpecParser
             expanded = expanded.Replace('\t', ' ');
         }
 
-        YamlStream stream;
+        var stream = new YamlStream();
+        var parser = new Parser(new StringReader(expanded));
         try
         {
-            stream = new YamlStream();
-            stream.Load(new StringReader(expanded));
+            stream.Load(parser);
         }
         catch (YamlException ex)
         {
             var reason = (ex.InnerException?.Message ?? ex.Message).Trim();
             return new Result([], [new SpecLoadError(file, (int)ex.Start.Line, (int)ex.Start.Column, reason)]);
+        }
+        catch (InvalidOperationException)
+        {
+            // The scanner gives up on some malformed input without a mark: report where the parser stood.
+            var mark = parser.Current?.End ?? Mark.Empty;
+            return new Result([], [new SpecLoadError(file, (int)mark.Line, (int)mark.Column, "malformed YAML (unterminated flow collection or quoted text?)")]);
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -356,7 +362,7 @@ public static partial class TrainerSpecParser
     [GeneratedRegex(@"\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(:-(?<default>[^}]*))?\}")]
     private static partial Regex VariablePattern();
 
-    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)\s*(?<unit>[bkmgtBKMGT]?)(i?[bB])?$")]
+    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)\s*(?<unit>[bkmgtBKMGT]?)(i?[bB]?)$")]
     private static partial Regex MemoryPattern();
 }
 
