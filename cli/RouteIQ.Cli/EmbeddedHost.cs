@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration.Memory;
 using RouteIQ.GatewayAdmin;
 using RouteIQ.Rollout;
 using RouteIQ.ServiceDefaults;
@@ -18,6 +19,14 @@ public static class EmbeddedHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // Embedded defaults sit below every other source, so configuration still overrides them.
+        ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["RouteIQ:Workloads:Launcher"] = "Process",
+            },
+        });
         builder.UseDefaultUrls(DefaultUrl);
         builder.AddServiceDefaults("embedded");
         configure?.Invoke(builder);
