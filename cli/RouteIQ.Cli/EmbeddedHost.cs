@@ -16,13 +16,13 @@ public static class EmbeddedHost
 {
     public const string DefaultUrl = "http://127.0.0.1:8080";
 
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, IReadOnlyDictionary<string, string?>? defaults = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         // Embedded defaults sit below every other source, so configuration still overrides them.
         ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?>
+            InitialData = new Dictionary<string, string?>(defaults ?? new Dictionary<string, string?>())
             {
                 ["RouteIQ:Workloads:Launcher"] = "Process",
             },
