@@ -25,6 +25,8 @@ public static class EmbeddedHost
             InitialData = new Dictionary<string, string?>(defaults ?? new Dictionary<string, string?>())
             {
                 ["RouteIQ:Workloads:Launcher"] = "Process",
+                // One process owns everything it starts: router servers end with it.
+                ["RouteIQ:Rollout:StopServersOnShutdown"] = "true",
             },
         });
         builder.UseDefaultUrls(DefaultUrl);
