@@ -10,36 +10,16 @@ using RouteIQ.Workloads;
 namespace RouteIQ.TrainerRunner.Tests.Runner;
 
 /// <summary>One runner on Docker Engine with artifacts in the S3 server, driven over RabbitMQ the way gateway-admin drives it.</summary>
-public sealed class DockerRunnerTests : IAsyncLifetime
+public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixture<DockerRunnerFixture>, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly DockerClient _docker = new DockerClientConfiguration(new Uri(TestInfra.DockerHost)).CreateClient(new System.Version(1, 41));
-    private BusProbe _probe = null!;
-    private RunnerHost _runner = null!;
+    private readonly BusProbe _probe = fixture.Probe;
+    private readonly RunnerHost _runner = fixture.Runner;
 
     private IArtifactStore Store => _runner.App.Services.GetRequiredService<IArtifactStore>();
 
-    public async Task InitializeAsync()
-    {
-        // The S3 store reads the standard AWS variables; the runner must never pass them on.
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", TestInfra.S3AccessKey);
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", TestInfra.S3SecretKey);
-        var vhost = await TestInfra.CreateVirtualHostAsync("runner-docker");
-        _probe = await BusProbe.StartAsync(vhost);
-        _runner = await RunnerHost.StartAsync(vhost, $"docker-{Guid.NewGuid():N}"[..15], new Dictionary<string, string?>
-        {
-            ["RouteIQ:Runner:Slots"] = "3",
-            ["RouteIQ:Artifacts:Uri"] = $"s3://{TestInfra.S3Bucket}/runner-tests-{Guid.NewGuid():N}",
-            ["RouteIQ:Artifacts:ServiceUrl"] = TestInfra.S3Url,
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _runner.DisposeAsync();
-        await _probe.DisposeAsync();
-        _docker.Dispose();
-    }
+    public void Dispose() => _docker.Dispose();
 
     private async Task<bool> ContainerExistsAsync(string name)
     {
@@ -146,7 +126,10 @@ public sealed class DockerRunnerTests : IAsyncLifetime
     [Fact]
     public async Task A_failing_trainer_reports_its_exit_code_and_the_last_1200_characters_of_its_log()
     {
-        var request = BusProbe.Job("i=0; while [ $i -lt 200 ]; do echo \"epoch $i loss 0.5\"; i=$((i+1)); done; echo 'CUDA error: out of memory' >&2; exit 3");
+        var request = BusProbe.Job(
+            // Docker keeps stdout and stderr in separate pipes: their order within a few
+            // milliseconds is not preserved, hence the pause before the final error.
+            "i=0; while [ $i -lt 200 ]; do echo \"epoch $i loss 0.5\"; i=$((i+1)); done; sleep 0.5; echo 'CUDA error: out of memory' >&2; exit 3");
 
         await _probe.SendAsync(request);
 
@@ -271,5 +254,33 @@ public sealed class DockerRunnerTests : IAsyncLifetime
         Assert.Equal("docker", status.GetProperty("launcher").GetString());
         Assert.Equal(3, status.GetProperty("slots").GetInt32());
         Assert.Equal(0, status.GetProperty("gpus").GetInt32());
+    }
+}
+
+/// <summary>One runner node and the probe bus, shared by the tests of <see cref="DockerRunnerTests"/>.</summary>
+public sealed class DockerRunnerFixture : IAsyncLifetime
+{
+    public BusProbe Probe { get; private set; } = null!;
+    public RunnerHost Runner { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        // The S3 store reads the standard AWS variables; the runner must never pass them on.
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", TestInfra.S3AccessKey);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", TestInfra.S3SecretKey);
+        var vhost = await TestInfra.CreateVirtualHostAsync("runner-docker");
+        Probe = await BusProbe.StartAsync(vhost);
+        Runner = await RunnerHost.StartAsync(vhost, $"docker-{Guid.NewGuid():N}"[..15], new Dictionary<string, string?>
+        {
+            ["RouteIQ:Runner:Slots"] = "3",
+            ["RouteIQ:Artifacts:Uri"] = $"s3://{TestInfra.S3Bucket}/runner-tests-{Guid.NewGuid():N}",
+            ["RouteIQ:Artifacts:ServiceUrl"] = TestInfra.S3Url,
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Runner.DisposeAsync();
+        await Probe.DisposeAsync();
     }
 }

@@ -112,7 +112,10 @@ public abstract class WorkloadLauncherContract : IAsyncLifetime
     {
         var launcher = CreateLauncher();
         var (workload, _) = await StartAsync(launcher,
-            "i=0; while [ $i -lt 300 ]; do echo \"line $i of a long log\"; i=$((i+1)); done; echo 'fatal: out of data' >&2; exit 3");
+            
+            // Docker keeps stdout and stderr in separate pipes (their order within a few
+            // milliseconds is not preserved), hence the pause.
+            "i=0; while [ $i -lt 300 ]; do echo \"line $i of a long log\"; i=$((i+1)); done; sleep 0.5; echo 'fatal: out of data' >&2; exit 3");
 
         var exit = await workload.Completion.WaitAsync(Wait);
 
