@@ -95,6 +95,11 @@ public sealed class RolloutTestHost : IAsyncDisposable
         {
             builder.AddRollout();
         }
+        else
+        {
+            // Lets the test read rollout's tables while rollout runs in another process.
+            builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
+        }
         builder.Services.AddSingleton<RollOutcomes>();
         builder.AddRouteIQConsumers(x => x.AddConsumer<RollOutcomeObserver, RollOutcomeObserverDefinition>());
         builder.AddRouteIQBus();
@@ -173,6 +178,10 @@ public sealed class RolloutTestHost : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(30), $"version of job {job} registered");
         return version;
     }
+
+    /// <summary>The outcome as <see cref="ModelRolledOut"/>, or a failure that shows the reason.</summary>
+    public static ModelRolledOut Succeeded(object outcome) => outcome as ModelRolledOut
+        ?? throw new Xunit.Sdk.XunitException($"expected ModelRolledOut, got {JsonSerializer.Serialize(outcome, outcome.GetType())}");
 
     public async Task<object> RollAsync(string? model, string? reference, IReadOnlyList<string>? serveCommand = null, bool rollback = false,
         string? serveImage = "test-serve", int waitReadySeconds = 30)
