@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using MassTransit;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using RouteIQ.Contracts;
 using RouteIQ.ServiceDefaults;
@@ -11,7 +10,8 @@ namespace RouteIQ.GatewayAdmin.Tests;
 /// Test consumers that play the trainer-runner and rollout for ledger-level tests (the real
 /// ones are exercised end to end in <see cref="EndToEndTests"/>). What a fake trainer does is
 /// chosen by its <c>FAKE</c> environment variable: <c>ok</c>, <c>fail</c>, <c>hang</c>,
-/// <c>silent-once</c> (starts, then never reports, on attempt 1), <c>handback-once</c>.
+/// <c>silent-once</c> (starts, then never reports, on attempt 1), <c>handback-once</c>,
+/// <c>handback-silent</c> (hands back attempt 1, goes silent on attempt 2).
 /// </summary>
 public sealed class FakeCluster
 {
@@ -25,7 +25,7 @@ public sealed class FakeCluster
     public int DispatchCount(Guid jobId) => Dispatched.Count(d => d.JobId == jobId);
 
     /// <summary>Adds the fake runner (on the real cpu queue) and the fake rollout to a host.</summary>
-    public static void AddTo(WebApplicationBuilder builder, FakeCluster cluster, bool runner = true, bool rollout = true)
+    public static void AddTo(Microsoft.Extensions.Hosting.IHostApplicationBuilder builder, FakeCluster cluster, bool runner = true, bool rollout = true)
     {
         builder.Services.AddSingleton(cluster);
         builder.AddRouteIQConsumers(x =>
@@ -64,7 +64,9 @@ public sealed class FakeRunner(FakeCluster cluster, TimeProvider time) : IConsum
         {
             case "hang":
             case "silent-once" when m.Attempt == 1:
+            case "handback-silent" when m.Attempt == 2:
                 return;
+            case "handback-silent" when m.Attempt == 1:
             case "handback-once" when m.Attempt == 1:
                 await context.Publish(new TrainFailed { JobId = m.JobId, Trainer = m.Trainer, Node = node, Attempt = m.Attempt, Reason = "runner shutting down", HandedBack = true, FailedAt = time.GetUtcNow() });
                 return;
