@@ -30,6 +30,8 @@ public static class GatewayAdminExtensions
         builder.Services.AddSingleton<GatewayAdminInstance>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<JobWaiters>();
+        builder.Services.AddSingleton<JobWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobWriter>());
         builder.Services.AddSingleton<JobLedger>();
         builder.Services.AddSingleton<JobWaitService>();
         builder.Services.AddHostedService<OutboxDispatcher>();

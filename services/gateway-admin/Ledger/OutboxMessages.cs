@@ -15,12 +15,12 @@ public static class OutboxMessages
         typeof(TrainRequested), typeof(RollRequested), typeof(CancelTrain),
     }.ToDictionary(t => t.Name);
 
-    public static OutboxMessage Send(TrainRequested message, DateTimeOffset now) => new()
+    public static OutboxMessage Send(TrainRequested message, DateTimeOffset now, string? serialized = null) => new()
     {
         JobId = message.JobId,
         MessageType = nameof(TrainRequested),
         Destination = message.Gpus == 0 ? CpuQueue : GpuQueue,
-        Body = JsonSerializer.Serialize(message, LedgerJson.Messages),
+        Body = serialized ?? JsonSerializer.Serialize(message, LedgerJson.Messages),
         CreatedAt = now,
     };
 
