@@ -54,9 +54,13 @@ port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
 
+# alive and not a zombie (PID 1 in this container does not always reap orphans,
+# so a killed daemon can linger as <defunct> and still pass kill -0)
 pid_alive() {
-  local pid="$1"
-  [[ -n "$pid" && "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+  local pid="$1" state
+  [[ -n "$pid" && "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
 }
 
 # wait_until <seconds> <command...>
@@ -67,6 +71,16 @@ wait_until() {
     (( SECONDS >= deadline )) && return 1
     sleep 0.5
   done
+}
+
+# detach <logfile> <pidfile or ""> <cmd...>: start a daemon in its own session, fully
+# detached from our stdout/stderr (so callers piping our output don't hang), cwd /
+detach() {
+  local logf="$1" pidf="$2"; shift 2
+  ( cd / && exec setsid nohup "$@" ) >>"$logf" 2>&1 </dev/null &
+  local pid=$!
+  [[ -z "$pidf" ]] || echo "$pid" > "$pidf"
+  disown "$pid" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- packages
@@ -168,8 +182,8 @@ start_rabbitmq_async() {
   else
     log "rabbitmq: starting"
     # /usr/sbin/rabbitmq-server drops privileges to the rabbitmq user itself
-    ( cd / && ERL_EPMD_ADDRESS=127.0.0.1 setsid nohup /usr/sbin/rabbitmq-server \
-        >/var/log/rabbitmq/routeiq-start.log 2>&1 </dev/null & )
+    : > /var/log/rabbitmq/routeiq-start.log
+    detach /var/log/rabbitmq/routeiq-start.log "" /usr/sbin/rabbitmq-server
     RABBIT_STARTED=1
   fi
 }
@@ -244,9 +258,9 @@ start_s3rver() {
   [[ -x "$(s3rver_bin)" ]] || install_s3rver || die_log "npm install s3rver failed" /var/log/routeiq-s3rver-npm.log
   mkdir -p "$S3_DATA"
   log "s3rver: starting"
-  ( cd / && setsid nohup "$(s3rver_bin)" --address 127.0.0.1 --port "$S3_PORT" --directory "$S3_DATA" \
-      --configure-bucket "$S3_BUCKET" --no-vhost-buckets >"$S3_LOG" 2>&1 </dev/null &
-    echo $! > "$S3_PID" )
+  : > "$S3_LOG"
+  detach "$S3_LOG" "$S3_PID" "$(s3rver_bin)" --address 127.0.0.1 --port "$S3_PORT" --directory "$S3_DATA" \
+      --configure-bucket "$S3_BUCKET" --no-vhost-buckets
   wait_until 30 port_open 127.0.0.1 "$S3_PORT" || die_log "s3rver did not open 127.0.0.1:$S3_PORT" "$S3_LOG"
   wait_until 15 s3_bucket_ok || die_log "s3rver: GET http://127.0.0.1:$S3_PORT/$S3_BUCKET fails" "$S3_LOG"
   log "s3rver: running on 127.0.0.1:$S3_PORT (bucket $S3_BUCKET)"
@@ -260,7 +274,7 @@ dockerd_launch() {
   local args=(--bridge=none --iptables=false --ip-masq=false -H unix:///var/run/docker.sock --pidfile "$DOCKERD_PID")
   [[ -n "$driver" ]] && args+=(--storage-driver="$driver")
   echo "=== $(date -Is) starting dockerd ${args[*]}" >>"$DOCKERD_LOG"
-  ( cd / && setsid nohup dockerd "${args[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null & echo $! >"$DOCKER_STATE_DIR/dockerd.launch-pid" )
+  detach "$DOCKERD_LOG" "$DOCKER_STATE_DIR/dockerd.launch-pid" dockerd "${args[@]}"
 }
 
 # wait for docker info; fail early when the launched dockerd died
@@ -295,6 +309,11 @@ start_docker() {
     log "docker: removing stale pid file $DOCKERD_PID (pid '$old' not running)"
     rm -f "$DOCKERD_PID"
   fi
+  # same for dockerd's managed containerd
+  local cpidf=/var/run/docker/containerd/containerd.pid
+  if [[ -f "$cpidf" ]] && ! pid_alive "$(cat "$cpidf" 2>/dev/null || true)"; then
+    rm -f "$cpidf"
+  fi
 
   local driver_file="$DOCKER_STATE_DIR/dockerd-storage-driver"
   local driver=""
@@ -323,12 +342,16 @@ build_test_image() {
   if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
     log "image: building $TEST_IMAGE from busybox-static (no pull)"
     local root; root="$(mktemp -d /tmp/routeiq-rootfs.XXXXXX)"
-    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,output,root,proc,sys,dev,var/tmp,work}
+    mkdir -p "$root"/{bin,usr,etc,tmp,output,root,proc,sys,dev,var/tmp,work}
     chmod 1777 "$root/tmp" "$root/var/tmp"
     chmod 0777 "$root/output"
+    ln -s bin "$root/sbin"; ln -s ../bin "$root/usr/bin"; ln -s ../bin "$root/usr/sbin"
     cp /bin/busybox "$root/bin/busybox"
-    # busybox --install -s DIR creates /bin/busybox symlinks for every applet in DIR
-    /bin/busybox --install -s "$root/bin"
+    # relative applet symlinks (busybox --install -s would point at the host's /usr/bin/busybox)
+    local applet
+    for applet in $(/bin/busybox --list); do
+      [[ "$applet" == busybox || -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"
+    done
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
     tar -C "$root" -c . | docker import -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' -c 'CMD ["/bin/sh"]' - "$TEST_IMAGE" >/dev/null \

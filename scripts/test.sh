@@ -26,8 +26,17 @@ echo "[test] dotnet build RouteIQ.sln -c Release"
 dotnet build RouteIQ.sln -c Release
 
 echo "[test] dotnet test RouteIQ.sln -c Release --no-build $*"
-rc=0
-dotnet test RouteIQ.sln -c Release --no-build --logger "console;verbosity=normal" "$@" || rc=$?
+log=$(mktemp -t routeiq-test-XXXXXX.log)
+set +e
+dotnet test RouteIQ.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+# One closing line with the totals over every test project ("N passed, N failed, N skipped").
+totals=$(grep -E '^(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" \
+  | sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/' \
+  | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
+echo "Tests: ${totals:-0 passed, 0 failed, 0 skipped}"
 
 if (( rc == 0 )); then
   echo "[test] SUMMARY: build ok, all tests passed ($((SECONDS - start))s)"

@@ -1,1 +1,3 @@
-return 0;
+using RouteIQ.Bench.Routing;
+
+return await BenchProgram.RunAsync(args);

@@ -224,7 +224,14 @@ public sealed class S3ArtifactStore : IArtifactStore, IDisposable
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
-            throw new ArtifactNotFoundException(sourceKey);
+            if (!_compatible || !await ExistsAsync(sourceKey, cancellationToken))
+            {
+                throw new ArtifactNotFoundException(sourceKey);
+            }
+            // Some S3-compatible servers (s3rver) mis-parse the copy source under a key prefix:
+            // copy through this process instead, still streaming.
+            await using var source = await OpenReadAsync(sourceKey, cancellationToken);
+            await PutAsync(destinationKey, source, cancellationToken);
         }
     }
 

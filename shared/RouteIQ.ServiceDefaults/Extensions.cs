@@ -46,6 +46,8 @@ public static class Extensions
         builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
 
+        PersistenceExtensions.EnsureDatabaseReachable(builder.Configuration);
+
         // Validated now, so a bad URI fails at start with the key named.
         var store = ArtifactStoreOptions.Create(builder.Configuration);
         builder.Services.AddSingleton(store);

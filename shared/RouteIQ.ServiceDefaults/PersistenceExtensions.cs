@@ -39,6 +39,39 @@ public static class PersistenceExtensions
         return builder;
     }
 
+    /// <summary>Fails at start, naming the key, when the configured PostgreSQL server cannot be reached.</summary>
+    public static void EnsureDatabaseReachable(IConfiguration configuration)
+    {
+        var settings = ResolveDatabase(configuration, "routeiq");
+        if (settings.Provider != DatabaseProvider.PostgreSql)
+        {
+            return;
+        }
+        var csb = new NpgsqlConnectionStringBuilder(settings.ConnectionString);
+        foreach (var host in csb.Host!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var (name, port) = host.Contains(':') && !host.StartsWith('[')
+                ? (host[..host.LastIndexOf(':')], int.Parse(host[(host.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture))
+                : (host, csb.Port);
+            if (name.StartsWith('/'))
+            {
+                return; // a Unix socket directory
+            }
+            using var client = new System.Net.Sockets.TcpClient();
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                client.ConnectAsync(name, port, cts.Token).AsTask().GetAwaiter().GetResult();
+                return;
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException)
+            {
+                var why = ex is System.Net.Sockets.SocketException se ? se.SocketErrorCode.ToString() : "timed out";
+                throw new RouteIQConfigurationException(DatabaseSettings.ConnectionStringKey, $"cannot reach PostgreSQL at {name}:{port} ({why})");
+            }
+        }
+    }
+
     public static DatabaseSettings ResolveDatabase(IConfiguration configuration, string schema)
     {
         var postgres = configuration.GetConnectionString("RouteIQ");

@@ -58,11 +58,16 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
             UseShellExecute = false,
         };
         // setsid execs the program in a new session and process group whose id is the pid we
-        // get back, so signals to -pid reach every child it spawns.
-        var ownGroup = PosixProcesses.Setsid is not null;
-        if (PosixProcesses.Setsid is { } setsid)
+        // get back, so signals to -pid reach every child it spawns. The shell in between only
+        // joins stderr to stdout (one pipe keeps the log in the order it was written) and execs
+        // the program, keeping that pid.
+        var ownGroup = PosixProcesses.Setsid is not null && File.Exists("/bin/sh");
+        if (ownGroup)
         {
-            psi.FileName = setsid;
+            psi.FileName = PosixProcesses.Setsid!;
+            psi.ArgumentList.Add("/bin/sh");
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add("exec \"$0\" \"$@\" 2>&1");
             psi.ArgumentList.Add(program);
         }
         else
@@ -269,6 +274,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
         private readonly ILogger _logger;
         private readonly CancellationTokenSource _timeout = new();
         private int _ending = Running;
+        private int _disposed;
 
         public ProcessWorkload(WorkloadSpec spec, Process process, Task exited, bool ownGroup, WorkloadLog log,
             ProcessStateStore state, ILogger logger)
@@ -375,6 +381,10 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
 
         public async ValueTask DisposeAsync()
         {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            {
+                return;
+            }
             if (!Completion.IsCompleted)
             {
                 await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);

@@ -1,1 +1,3 @@
-return 0;
+using RouteIQ.RouterServer;
+
+return await RouterServerApp.RunAsync(args);

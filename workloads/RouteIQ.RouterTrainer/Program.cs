@@ -1,1 +1,3 @@
-return 0;
+using RouteIQ.RouterTrainer;
+
+return await TrainerApp.RunAsync(args, Environment.GetEnvironmentVariables(), Console.Out, Console.Error, CancellationToken.None);
