@@ -216,6 +216,10 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.Equal($"{Host.PublicUrl}/{model}", rolled.PublicUrl);
         Assert.Equal(1, await Host.InvokeAsync(model));
         Assert.Equal(1, await Host.InvokeAsync(null));
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(Host.Outcomes.Registered.ContainsKey(job)), TimeSpan.FromSeconds(10), "ModelVersionRegistered");
+        var registered = Host.Outcomes.Registered[job];
+        Assert.Equal(1, registered.Version);
+        Assert.Equal(Host.Store.GetUri(ArtifactKeys.RegistryVersion(model, 1)), registered.ModelUri);
 
         // The published folder verifies against its manifest, and ModelRolledOut names its hash.
         var manifestKey = ArtifactKeys.PublishedModel(model) + ModelManifest.FileName;

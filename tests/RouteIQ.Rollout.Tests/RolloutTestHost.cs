@@ -21,6 +21,8 @@ namespace RouteIQ.Rollout.Tests;
 /// <summary>Every roll outcome the bus carried, by job id.</summary>
 public sealed class RollOutcomes
 {
+    public ConcurrentDictionary<Guid, ModelVersionRegistered> Registered { get; } = new();
+
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<object>> _outcomes = new();
 
     public void Add(Guid jobId, object outcome) => Get(jobId).TrySetResult(outcome);
@@ -41,8 +43,14 @@ public sealed class RollOutcomes
         _outcomes.GetOrAdd(jobId, _ => new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously));
 }
 
-public sealed class RollOutcomeObserver(RollOutcomes outcomes) : IConsumer<ModelRolledOut>, IConsumer<RollFailed>
+public sealed class RollOutcomeObserver(RollOutcomes outcomes) : IConsumer<ModelRolledOut>, IConsumer<RollFailed>, IConsumer<ModelVersionRegistered>
 {
+    public Task Consume(ConsumeContext<ModelVersionRegistered> context)
+    {
+        outcomes.Registered[context.Message.JobId] = context.Message;
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<ModelRolledOut> context)
     {
         outcomes.Add(context.Message.JobId, context.Message);

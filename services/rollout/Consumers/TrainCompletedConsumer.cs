@@ -36,6 +36,17 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
             return;
         }
 
+        // Also on a redelivery: gateway-admin applies it once and puts the version into the train response.
+        await context.Publish(new ModelVersionRegistered
+        {
+            JobId = message.JobId,
+            ModelName = version.ModelName,
+            Version = version.Version,
+            ModelUri = version.ModelUri ?? "",
+            RunId = version.RunId,
+            RegisteredAt = version.CreatedAt,
+        });
+
         if (message.RollOnSuccess)
         {
             await coordinator.RollAsync(new RollRequested
