@@ -14,6 +14,7 @@ public sealed class ProcessRolloutFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var settings = await RolloutTestHost.SettingsAsync("rollout-bg");
+        settings["RouteIQ:Rollout:SupervisionSeconds"] = "1";
         Host = await RolloutTestHost.StartAsync(settings);
     }
 
@@ -74,6 +75,17 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
             Assert.Equal(expected, seen);
         }
         Assert.Single(ServingProcesses.Ports(model));
+
+        // Any older version stays reachable by version, and the history keeps every step.
+        Assert.Equal(2, RolledOut(await Host.RollAsync(model, "2")).Version);
+        Assert.Equal(2, await Host.InvokeAsync(model));
+        var history = await Host.RequestAsync<GetDeploymentHistory, DeploymentHistory>(new GetDeploymentHistory { ModelName = model });
+        Assert.Equal([2, 6, 5, 6, 5, 4, 3, 2, 1], history.Deployments.Select(d => d.Version));
+        Assert.Equal([false, true, true, false, false, false, false, false, false], history.Deployments.Select(d => d.IsRollback));
+        Assert.Equal(history.Deployments[1].DeploymentId, history.Deployments[0].PreviousDeploymentId);
+        Assert.True(history.Deployments[0].Active);
+        Assert.All(history.Deployments.Skip(1), d => Assert.False(d.Active));
+        Assert.All(history.Deployments.Skip(1), d => Assert.NotNull(d.RetiredAt));
     }
 
     private sealed record LoopResult(List<int> Versions, List<string> Failures);
@@ -238,5 +250,25 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.True(status.Deployment!.Healthy);
         Assert.Equal(1, status.Deployment.Version);
         Assert.Equal("production", status.Deployment.Alias);
+    }
+
+    [Fact]
+    public async Task A_dead_active_server_is_replaced_from_the_same_version()
+    {
+        const string model = "self-healing";
+        await RegisterAsync(model, 1);
+        RolledOut(await Host.RollAsync(model, "1"));
+        var port = Assert.Single(ServingProcesses.Ports(model));
+
+        ServingProcesses.Kill(model, port);
+
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(ServingProcesses.Ports(model) is { Count: 1 } ports && !ports.Contains(port)),
+            TimeSpan.FromSeconds(60), "a replacement server");
+        await TestInfra.WaitUntilAsync(async () =>
+        {
+            var status = await Host.RequestAsync<GetActiveDeployment, ActiveDeployment>(new GetActiveDeployment { ModelName = model });
+            return status.Deployment is { Healthy: true, Version: 1 } d && !d.ServerUrl!.EndsWith($":{port}");
+        }, TimeSpan.FromSeconds(30), "the deployment to record its new server");
+        Assert.Equal(1, await Host.InvokeAsync(model));
     }
 }

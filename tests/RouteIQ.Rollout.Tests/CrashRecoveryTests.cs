@@ -21,7 +21,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     {
         foreach (var port in ServingProcesses.Ports(Model))
         {
-            await KillServerAsync(port);
+            ServingProcesses.Kill(Model, port);
         }
     }
 
@@ -82,7 +82,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             var leftOver = ServingProcesses.Ports(Model);
             foreach (var port in leftOver)
             {
-                await KillServerAsync(port);
+                ServingProcesses.Kill(Model, port);
             }
             Assert.Empty(leftOver);
         }
@@ -110,24 +110,6 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         catch (Exception ex)
         {
             throw new Xunit.Sdk.XunitException($"{when}: {ex.Message}\n--- rollout log ---\n{process.LogTail()}");
-        }
-    }
-
-    private async Task KillServerAsync(string port)
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
-        {
-            try
-            {
-                var env = (await File.ReadAllTextAsync(Path.Combine(dir, "environ"))).Split('\0');
-                if (env.Contains($"ROUTEIQ_MODEL={Model}") && env.Contains($"SERVE_PORT={port}"))
-                {
-                    System.Diagnostics.Process.GetProcessById(int.Parse(Path.GetFileName(dir))).Kill();
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
-            {
-            }
         }
     }
 }
