@@ -7,12 +7,12 @@ namespace RouteIQ.Bench.Admin;
 
 public sealed record Target(string Name, string Url, string Body);
 
-public sealed record LoadResult(long Requests, long Errors, double Seconds, double P50Ms, double P99Ms)
+public sealed record LoadResult(long Requests, long Errors, double Seconds, double P50Ms, double P99Ms, double CpuMsPerRequest)
 {
     public double RequestsPerSecond => Requests / Seconds;
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{RequestsPerSecond,8:0} req/s  p50 {P50Ms,6:0.00} ms  p99 {P99Ms,6:0.00} ms  ({Requests} requests, {Errors} errors)");
+        $"{RequestsPerSecond,8:0} req/s  p50 {P50Ms,6:0.00} ms  p99 {P99Ms,6:0.00} ms  process CPU {CpuMsPerRequest:0.000} ms/request  ({Requests} requests, {Errors} errors)");
 }
 
 /// <summary>A closed-loop load: <c>concurrency</c> connections, each sending the next request when the last one answered.</summary>
@@ -30,6 +30,7 @@ public static class LoadGenerator
         var body = Encoding.UTF8.GetBytes(target.Body);
         var latencies = new List<double>[concurrency];
         long errors = 0;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var stop = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, concurrency).Select(async w =>
         {
@@ -62,8 +63,9 @@ public static class LoadGenerator
         }).ToArray();
         await Task.WhenAll(workers);
         var elapsed = stop.Elapsed.TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
         var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new LoadResult(all.Length, errors, elapsed, Percentile(all, 0.50), Percentile(all, 0.99));
+        return new LoadResult(all.Length, errors, elapsed, Percentile(all, 0.50), Percentile(all, 0.99), all.Length == 0 ? double.NaN : cpu / all.Length);
     }
 
     private static double Percentile(double[] sorted, double p)

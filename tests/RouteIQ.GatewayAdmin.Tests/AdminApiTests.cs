@@ -190,6 +190,35 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
     }
 
     [Fact]
+    public async Task A_synchronous_client_that_disconnects_does_not_cancel_the_job()
+    {
+        var before = DateTimeOffset.UtcNow;
+        using (var impatient = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                Host.Http.PostAsync("/admin/train/hanging", new StringContent("{}", Encoding.UTF8, "application/json"), impatient.Token));
+        }
+
+        // The job was created (a cold first request may still be committing it when the client gives up).
+        JsonObject? job = null;
+        await TestInfra.WaitUntilAsync(async () =>
+        {
+            var jobs = await Host.GetAsync("/admin/jobs?trainer=hanging&limit=50");
+            job = jobs.Body["jobs"]!.AsArray().Select(j => j!.AsObject())
+                .FirstOrDefault(j => DateTimeOffset.Parse((string)j["created_at"]!, System.Globalization.CultureInfo.InvariantCulture) >= before.AddSeconds(-1) && (string?)j["state"] != "cancelled");
+            return job is not null;
+        }, TimeSpan.FromSeconds(30), "the job of the disconnected request");
+        var id = Guid.Parse((string)job!["job_id"]!);
+        await Host.WaitForJobAsync(id.ToString(), j => (string?)j["state"] == "running", TimeSpan.FromSeconds(20));
+        await Task.Delay(1000);
+        Assert.Equal("running", (string?)(await Host.GetAsync($"/admin/jobs/{id}")).Body["state"]);
+        Assert.DoesNotContain(fixture.Cluster.Cancels, c => c.JobId == id);
+        using (await Host.Http.DeleteAsync($"/admin/jobs/{id}"))
+        {
+        }
+    }
+
+    [Fact]
     public async Task Logs_show_the_heartbeat_tail_while_running_and_the_failure_tail_after()
     {
         var (_, body, _) = await Host.PostAsync("/admin/train/hanging", new { }, Async);

@@ -13,7 +13,10 @@ public sealed class JobWriter(IDbContextFactory<LedgerDbContext> contexts, ILogg
 {
     private const int MaxBatch = 256;
 
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Batches in flight at once: while one waits for its commit, the next fills.</summary>
+    private const int Writers = 4;
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
 
     private sealed record Pending(Job Job, OutboxMessage Outbox, TaskCompletionSource Done);
 
@@ -30,6 +33,22 @@ public sealed class JobWriter(IDbContextFactory<LedgerDbContext> contexts, ILogg
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None)));
+        // Requests still queued at shutdown are written before the process goes.
+        _queue.Writer.TryComplete();
+        var rest = new List<Pending>();
+        while (_queue.Reader.TryRead(out var item))
+        {
+            rest.Add(item);
+        }
+        if (rest.Count > 0)
+        {
+            await CommitAsync(rest);
+        }
+    }
+
+    private async Task WriteLoopAsync(CancellationToken stoppingToken)
+    {
         var batch = new List<Pending>(MaxBatch);
         try
         {
@@ -45,20 +64,6 @@ public sealed class JobWriter(IDbContextFactory<LedgerDbContext> contexts, ILogg
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            // Requests still queued at shutdown are written before the process goes.
-            _queue.Writer.TryComplete();
-            batch.Clear();
-            while (_queue.Reader.TryRead(out var item))
-            {
-                batch.Add(item);
-            }
-            if (batch.Count > 0)
-            {
-                await CommitAsync(batch);
-            }
         }
     }
 

@@ -6,9 +6,8 @@ namespace RouteIQ.GatewayAdmin.Ledger;
 /// <summary>The messages the outbox carries and where they go.</summary>
 public static class OutboxMessages
 {
-    /// <summary>Runner queues (until <c>RunnerQueues</c> lands in the contracts).</summary>
-    public const string CpuQueue = "queue:trainer-runner.cpu";
-    public const string GpuQueue = "queue:trainer-runner.gpu";
+    public const string CpuQueue = "queue:" + RunnerQueues.Cpu;
+    public const string GpuQueue = "queue:" + RunnerQueues.Gpu;
 
     private static readonly Dictionary<string, Type> Types = new[]
     {
