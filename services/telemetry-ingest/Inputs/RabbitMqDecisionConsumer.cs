@@ -119,7 +119,7 @@ public sealed class RabbitMqDecisionConsumer(
             var body = ea.Body.Span;
             var result = body.Length > DecisionParser.MaxEventBytes
                 ? ParseResult.Reject($"body is {body.Length} bytes, over the 1 MiB limit")
-                : parser.Parse(body, new ParseContext(IngestSources.Bus));
+                : parser.Parse(body, new DecisionContext(IngestSources.Bus));
             var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(body.Length > 65536 ? body[..65536] : body);
             deliveries.Writer.TryWrite(new Delivery(ea.DeliveryTag, result, raw));
             return Task.CompletedTask;
