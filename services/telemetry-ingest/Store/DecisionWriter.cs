@@ -89,14 +89,15 @@ internal static class DecisionColumns
 }
 
 /// <summary>
-/// PostgreSQL: binary COPY into a transaction-scoped staging table, then one
+/// PostgreSQL: binary COPY into a session staging table (created once per physical connection,
+/// emptied at every commit), then one
 /// <c>INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING</c>; rejected events by binary COPY;
 /// all in one transaction.
 /// </summary>
 public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string schema, TimeProvider timeProvider) : IDecisionWriter
 {
     private readonly string _createStaging =
-        $"CREATE TEMP TABLE decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DROP";
+        $"CREATE TEMP TABLE IF NOT EXISTS decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
     private readonly string _copyStaging = $"COPY decisions_staging ({DecisionColumns.List}) FROM STDIN (FORMAT BINARY)";
     private readonly string _merge =
         $"INSERT INTO \"{schema}\".\"decisions\" ({DecisionColumns.List}) SELECT {DecisionColumns.List} FROM decisions_staging ON CONFLICT (event_id) DO NOTHING";
