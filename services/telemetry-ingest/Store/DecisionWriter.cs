@@ -27,7 +27,8 @@ public interface IDecisionWriter
 /// <summary>Counters every writer shares (exported through the RouteIQ meter).</summary>
 public sealed class IngestMetrics : IDisposable
 {
-    private readonly Meter _meter = new(ServiceDefaults.Extensions.TelemetrySourceName + ".TelemetryIngest");
+    // The shared "RouteIQ" meter name, so the service defaults export these counters.
+    private readonly Meter _meter = new(ServiceDefaults.Extensions.TelemetrySourceName);
     private readonly Counter<long> _stored;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _rejected;
