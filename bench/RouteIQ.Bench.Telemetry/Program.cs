@@ -20,6 +20,7 @@ using RouteIQ.TelemetryIngest.Store;
 //                                 then the other with telemetry-ingest into a fresh PostgreSQL database.
 //   publish --uri U --count N     (child process) publish N raw JSON events with confirms.
 //   otlp    [--requests N]        POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL).
+//   parse   [--count N]           the shared parser alone (CPU, allocations per event).
 //   dataset [--count N]           store N decisions in PostgreSQL, build a dataset, report time and peak memory.
 // Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
 var mode = args.Length > 0 ? args[0] : "help";
@@ -30,6 +31,7 @@ return mode switch
     "rabbit" => await Modes.RabbitAsync(options),
     "otlp" => await Modes.OtlpAsync(options),
     "dataset" => await Modes.DatasetAsync(options),
+    "parse" => Modes.Parse(options),
     _ => Usage(),
 };
 
@@ -334,6 +336,28 @@ namespace RouteIQ.Bench.Telemetry
             content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
             using var response = await http.PostAsync("v1/traces", content);
             response.EnsureSuccessStatusCode();
+        }
+
+        public static int Parse(Args options)
+        {
+            var count = (int)options.Long("count", 200_000);
+            var generator = new SyntheticTelemetry(seed: 95);
+            var bodies = Enumerable.Range(0, count).Select(i => generator.Event(i)).ToArray();
+            var parser = new DecisionParser(new TelemetryIngestOptions(), TimeProvider.System);
+            for (var run = 0; run < 5; run++)
+            {
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
+                var sw = Stopwatch.StartNew();
+                var accepted = 0;
+                foreach (var body in bodies)
+                {
+                    accepted += parser.Parse(body, new DecisionContext(IngestSources.Bus)).IsAccepted ? 1 : 0;
+                }
+                var elapsed = sw.Elapsed;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"parse run {run}: {accepted}/{count} events ({bodies.Average(b => b.Length):F0} B avg) in {elapsed.TotalSeconds:F2} s = {count / elapsed.TotalSeconds:F0} events/s, {(GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)count:F0} B allocated/event"));
+            }
+            return 0;
         }
 
         public static async Task<int> DatasetAsync(Args options)
