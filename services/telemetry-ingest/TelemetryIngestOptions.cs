@@ -18,11 +18,11 @@ public sealed class TelemetryIngestOptions
     [Range(1, 10_000)]
     public int FlushIntervalMs { get; set; } = 50;
 
-    /// <summary>Unacknowledged deliveries the broker may send ahead; default twice the batch size, so the next batch fills while one commits.</summary>
+    /// <summary>Unacknowledged deliveries the broker may send ahead; default three batches (one committing, one filling, one arriving).</summary>
     [Range(0, 65_535)]
     public int Prefetch { get; set; }
 
-    public int EffectivePrefetch => Prefetch > 0 ? Prefetch : Math.Min(65_535, BatchSize * 2);
+    public int EffectivePrefetch => Prefetch > 0 ? Prefetch : Math.Min(65_535, BatchSize * 3);
 
     /// <summary>The fanout exchange producers publish raw JSON to (any routing key).</summary>
     [Required]

@@ -31,7 +31,7 @@ public sealed class ParserTests
         """;
 
     private static ParseResult Parse(string json, DecisionParser? parser = null)
-        => (parser ?? Parser).Parse(Encoding.UTF8.GetBytes(json), new ParseContext(IngestSources.Bus));
+        => (parser ?? Parser).Parse(Encoding.UTF8.GetBytes(json), new DecisionContext(IngestSources.Bus));
 
     [Fact]
     public void TheContractExampleIsAcceptedWithEveryField()
@@ -133,7 +133,7 @@ public sealed class ParserTests
         var generator = new SyntheticTelemetry(seed: 7);
         for (var i = 0; i < 200; i++)
         {
-            var result = TextParser.Parse(generator.Event(i), new ParseContext(IngestSources.Bus));
+            var result = TextParser.Parse(generator.Event(i), new DecisionContext(IngestSources.Bus));
             Assert.True(result.IsAccepted, result.Reason);
             Assert.Equal(generator.EventId(i), result.Decision!.EventId);
             Assert.NotNull(result.Decision.QueryText);

@@ -122,7 +122,7 @@ public sealed class JaegerImporter(HttpClient http, IngestService ingest, IOptio
                 }
                 foundEvent = true;
                 var timestampMs = log.TryGetProperty("timestamp", out var ts) && ts.TryGetInt64(out var us) ? us / 1000 : (long?)null;
-                var context = new ParseContext(IngestSources.Jaeger, traceId, spanId, timestampMs);
+                var context = new DecisionContext(IngestSources.Jaeger, traceId, spanId, timestampMs);
                 if (payload is not { } p)
                 {
                     batch.Reject($"span event {DecisionParser.ContractName}: field {DecisionParser.PayloadAttribute} missing",

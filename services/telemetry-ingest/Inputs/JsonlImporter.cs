@@ -136,7 +136,7 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
             {
                 return;
             }
-            var result = ingest.Parser.Parse(span, new ParseContext(source));
+            var result = ingest.Parser.Parse(span, new DecisionContext(source));
             var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(span);
             _batch.Add(result, index, () => raw!);
             if (_batch.Count >= batchSize)

@@ -119,7 +119,7 @@ public sealed class RabbitMqDecisionConsumer(
             var body = ea.Body.Span;
             var result = body.Length > DecisionParser.MaxEventBytes
                 ? ParseResult.Reject($"body is {body.Length} bytes, over the 1 MiB limit")
-                : parser.Parse(body, new ParseContext(IngestSources.Bus));
+                : parser.Parse(body, new DecisionContext(IngestSources.Bus));
             var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(body.Length > 65536 ? body[..65536] : body);
             deliveries.Writer.TryWrite(new Delivery(ea.DeliveryTag, result, raw));
             return Task.CompletedTask;
@@ -146,14 +146,39 @@ public sealed class RabbitMqDecisionConsumer(
         }
     }
 
+    /// <summary>
+    /// Gathers batches and writes them two deep: while one batch commits the next one fills.
+    /// Acks stay in delivery order — a batch is acknowledged (multiple=true, up to its last tag)
+    /// only after it and every batch before it have committed.
+    /// </summary>
     private async Task FlushLoopAsync(ChannelReader<Delivery> reader, IChannel channel, CancellationToken token)
     {
-        var batch = new IngestBatch(IngestSources.Bus);
+        IngestBatch[] batches = [new(IngestSources.Bus), new(IngestSources.Bus)];
+        var current = 0;
+        Task? inflight = null;
+        IngestBatch? inflightBatch = null;
+        ulong inflightTag = 0;
         var flushInterval = TimeSpan.FromMilliseconds(_options.FlushIntervalMs);
+
+        async Task CompleteInflightAsync()
+        {
+            await inflight!;
+            await channel.BasicAckAsync(inflightTag, multiple: true, token);
+            inflightBatch!.Clear();
+            inflight = null;
+        }
+
         while (true)
         {
-            // Wait for the first delivery of a batch, then gather until full or the interval passes.
-            await reader.WaitToReadAsync(token);
+            var batch = batches[current];
+            // Wait for the first delivery of a batch; a batch in flight is acked as soon as it commits.
+            var firstDelivery = reader.WaitToReadAsync(token).AsTask();
+            if (inflight is not null && await Task.WhenAny(firstDelivery, inflight) == inflight)
+            {
+                await CompleteInflightAsync();
+            }
+            await firstDelivery;
+
             ulong lastTag = 0;
             var deadline = DateTime.UtcNow + flushInterval;
             while (batch.Count < _options.BatchSize)
@@ -180,9 +205,15 @@ public sealed class RabbitMqDecisionConsumer(
                 }
             }
 
-            await WriteWithRetryAsync(batch, token);
-            await channel.BasicAckAsync(lastTag, multiple: true, token);
-            batch.Clear();
+            var write = WriteWithRetryAsync(batch, token);
+            if (inflight is not null)
+            {
+                await CompleteInflightAsync();
+            }
+            inflight = write;
+            inflightBatch = batch;
+            inflightTag = lastTag;
+            current ^= 1;
         }
     }
 

@@ -7,7 +7,6 @@ using Microsoft.Extensions.Options;
 using RouteIQ.TelemetryIngest.Inputs;
 using RouteIQ.TelemetryIngest.Otlp.Proto;
 using RouteIQ.TelemetryIngest.Parsing;
-using ParseContext = RouteIQ.TelemetryIngest.Parsing.ParseContext;
 
 namespace RouteIQ.TelemetryIngest.Otlp;
 
@@ -114,7 +113,7 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
                         }
                         traceId ??= IdToHex(span.TraceId, idsAreHexInBase64);
                         spanId ??= IdToHex(span.SpanId, idsAreHexInBase64);
-                        var context = new ParseContext(IngestSources.Otlp, traceId, spanId,
+                        var context = new DecisionContext(IngestSources.Otlp, traceId, spanId,
                             spanEvent.TimeUnixNano > 0 ? (long)(spanEvent.TimeUnixNano / 1_000_000) : null);
                         var payload = FindPayload(spanEvent);
                         if (payload is null)

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace RouteIQ.TelemetryIngest.Parsing;
 
 /// <summary>Values an input knows about an event beyond its JSON (the span around an OTLP event, the delivery time).</summary>
-public readonly record struct ParseContext(string Source, string? TraceId = null, string? SpanId = null, long? TimestampMs = null);
+public readonly record struct DecisionContext(string Source, string? TraceId = null, string? SpanId = null, long? TimestampMs = null);
 
 /// <summary>
 /// The one parser every input shares: reads a <c>routeiq.router_decision.v1</c> object (or a
@@ -29,7 +29,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
 
     public bool StoreQueryText => options.StoreQueryText;
 
-    public ParseResult Parse(ReadOnlySpan<byte> json, in ParseContext context)
+    public ParseResult Parse(ReadOnlySpan<byte> json, in DecisionContext context)
     {
         if (json.Length > MaxEventBytes)
         {
@@ -62,7 +62,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         }
     }
 
-    public ParseResult Parse(string json, in ParseContext context)
+    public ParseResult Parse(string json, in DecisionContext context)
     {
         var max = Encoding.UTF8.GetMaxByteCount(json.Length);
         var rented = ArrayPool<byte>.Shared.Rent(Math.Min(max, MaxEventBytes + 4));
@@ -150,7 +150,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private ParseResult Finish(ref State s, ReadOnlySpan<byte> json, in ParseContext context)
+    private ParseResult Finish(ref State s, ReadOnlySpan<byte> json, in DecisionContext context)
     {
         var d = s.Decision;
         if (!s.ContractNameSeen || s.ContractName is null)
@@ -194,7 +194,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         return ParseResult.Accept(d);
     }
 
-    private ParseResult FinishLegacy(ref State s, ReadOnlySpan<byte> json, in ParseContext context)
+    private ParseResult FinishLegacy(ref State s, ReadOnlySpan<byte> json, in DecisionContext context)
     {
         var l = s.Legacy;
         string? extra = null;

@@ -27,7 +27,8 @@ public interface IDecisionWriter
 /// <summary>Counters every writer shares (exported through the RouteIQ meter).</summary>
 public sealed class IngestMetrics : IDisposable
 {
-    private readonly Meter _meter = new(ServiceDefaults.Extensions.TelemetrySourceName + ".TelemetryIngest");
+    // The shared "RouteIQ" meter name, so the service defaults export these counters.
+    private readonly Meter _meter = new(ServiceDefaults.Extensions.TelemetrySourceName);
     private readonly Counter<long> _stored;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _rejected;
@@ -89,14 +90,15 @@ internal static class DecisionColumns
 }
 
 /// <summary>
-/// PostgreSQL: binary COPY into a transaction-scoped staging table, then one
+/// PostgreSQL: binary COPY into a session staging table (created once per physical connection,
+/// emptied at every commit), then one
 /// <c>INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING</c>; rejected events by binary COPY;
 /// all in one transaction.
 /// </summary>
 public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string schema, TimeProvider timeProvider) : IDecisionWriter
 {
     private readonly string _createStaging =
-        $"CREATE TEMP TABLE decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DROP";
+        $"CREATE TEMP TABLE IF NOT EXISTS decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
     private readonly string _copyStaging = $"COPY decisions_staging ({DecisionColumns.List}) FROM STDIN (FORMAT BINARY)";
     private readonly string _merge =
         $"INSERT INTO \"{schema}\".\"decisions\" ({DecisionColumns.List}) SELECT {DecisionColumns.List} FROM decisions_staging ON CONFLICT (event_id) DO NOTHING";
