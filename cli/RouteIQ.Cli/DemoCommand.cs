@@ -169,7 +169,11 @@ public static class DemoCommand
         // 3. Train, register and roll out.
         sw.Restart();
         // COST_WEIGHT trades quality for price: a frontier model must be worth 0.005 quality per $/M tokens.
-        var trainBody = new JsonObject { ["parameters"] = new JsonObject { ["ROUTEIQ_DATASET_URI"] = datasetUri, ["K"] = 15, ["COST_WEIGHT"] = 0.005 } };
+        var trainBody = new JsonObject
+        {
+            ["dataset"] = dataset.Body["dataset_id"]!.GetValue<string>(),
+            ["parameters"] = new JsonObject { ["K"] = 15, ["COST_WEIGHT"] = 0.005 },
+        };
         ApiResponse trained = null!;
         await AnsiConsole.Status().StartAsync("train_then_roll knn-router …", async ctx =>
         {

@@ -106,8 +106,9 @@ public static class RouteIQCli
         var param = new Option<string[]>("--param", "-p") { Description = "Parameter override K=V (V parsed as JSON when it is JSON: numbers, booleans, null, lists, objects)", AllowMultipleArgumentsPerToken = false };
         var waitSeconds = new Option<int?>("--wait-seconds") { Description = "Training timeout in seconds (1..86400)" };
         var thenRoll = new Option<bool>("--then-roll") { Description = "Roll the produced version out when training succeeds" };
+        var dataset = new Option<string?>("--dataset") { Description = "Dataset id (from `dataset build`) or URI to train on, overriding the spec's" };
         var isAsync = new Option<bool>("--async") { Description = "Return the job id at once instead of waiting" };
-        var command = new Command("train", "Launch a trainer and wait for it (live progress)") { trainer, imageKey, param, waitSeconds, thenRoll, isAsync };
+        var command = new Command("train", "Launch a trainer and wait for it (live progress)") { trainer, imageKey, param, waitSeconds, thenRoll, dataset, isAsync };
         command.SetAction(async (parse, ct) =>
         {
             var body = new JsonObject();
@@ -118,6 +119,10 @@ public static class RouteIQCli
             if (parse.GetValue(waitSeconds) is { } wait)
             {
                 body["wait_seconds"] = wait;
+            }
+            if (parse.GetValue(dataset) is { } data)
+            {
+                body["dataset"] = data;
             }
             var parameters = new JsonObject();
             foreach (var pair in parse.GetValue(param) ?? [])

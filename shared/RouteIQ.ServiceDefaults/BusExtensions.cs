@@ -40,6 +40,8 @@ public static class BusExtensions
 
         builder.Services.AddMassTransit(x =>
         {
+            // MassTransit would report usage to its vendor's server: nothing leaves this network.
+            x.DisableUsageTelemetry();
             x.SetKebabCaseEndpointNameFormatter();
             foreach (var configure in registrations.Consumers)
             {

@@ -39,16 +39,16 @@ internal sealed class LoopScenario(AdminClient admin, AdminClient telemetry, str
         });
         Assert.True(dataset.Ok, dataset.Text);
         Assert.True(dataset.Body!["train_records"]!.GetValue<long>() > 0, dataset.Text);
-        var datasetUri = dataset.Body["uri"]!.GetValue<string>();
+        var datasetId = dataset.Body["dataset_id"]!.GetValue<string>();
 
         // Version 1, trained and rolled out.
-        var first = await TrainThenRollAsync(datasetUri, k: 5);
+        var first = await TrainThenRollAsync(datasetId, k: 5);
         var publicUrl = first.Body!["public_url"]!.GetValue<string>();
         var v1 = first.Body["version"]!.GetValue<int>();
         Assert.Equal(v1.ToString(System.Globalization.CultureInfo.InvariantCulture), await ServedVersionAsync(publicUrl));
 
         // Version 2.
-        var second = await TrainThenRollAsync(datasetUri, k: 9);
+        var second = await TrainThenRollAsync(datasetId, k: 9);
         var v2 = second.Body!["version"]!.GetValue<int>();
         Assert.Equal(v1 + 1, v2);
         Assert.Equal(v2.ToString(System.Globalization.CultureInfo.InvariantCulture), await ServedVersionAsync(publicUrl));
@@ -70,11 +70,12 @@ internal sealed class LoopScenario(AdminClient admin, AdminClient telemetry, str
         Assert.True(history.Text.Split("\"version\"").Length - 1 >= 3, history.Text);
     }
 
-    private async Task<ApiResponse> TrainThenRollAsync(string datasetUri, int k)
+    private async Task<ApiResponse> TrainThenRollAsync(string datasetId, int k)
     {
         var response = await admin.SendAsync(HttpMethod.Post, $"admin/train_then_roll/{trainer}", new JsonObject
         {
-            ["parameters"] = new JsonObject { ["ROUTEIQ_DATASET_URI"] = datasetUri, ["K"] = k },
+            ["dataset"] = datasetId,
+            ["parameters"] = new JsonObject { ["K"] = k },
         });
         Assert.True(response.Status == HttpStatusCode.OK, response.Text);
         Assert.True(response.Body!["rolled"]!.GetValue<bool>(), response.Text);

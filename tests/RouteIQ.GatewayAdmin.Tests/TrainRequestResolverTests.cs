@@ -228,4 +228,15 @@ public sealed class TrainRequestResolverTests
         var (resolved, _) = TrainRequestResolver.Resolve(Specs, "full", Body("{}"), Env());
         Assert.Equal(2, resolved!.Gpus);
     }
+
+    [Fact]
+    public void A_dataset_in_the_body_overrides_the_specs()
+    {
+        var specs = new Dictionary<string, TrainerSpec>(Specs) { ["with-data"] = Specs["full"] with { Name = "with-data", Dataset = "ds-spec" } };
+        Assert.Equal("ds-spec", TrainRequestResolver.Resolve(specs, "with-data", Body("{}"), Env()).Resolved!.DatasetUri);
+        Assert.Equal("ds-body", TrainRequestResolver.Resolve(specs, "with-data", Body("""{"dataset":"ds-body"}"""), Env()).Resolved!.DatasetUri);
+        Assert.Null(TrainRequestResolver.Resolve(Specs, "full", Body("""{"dataset":null}"""), Env()).Resolved!.DatasetUri);
+        var (_, problem) = Api.RequestBodies.ParseTrain(JsonDocument.Parse("""{"dataset":42}""").RootElement.Clone());
+        Assert.NotNull(problem);
+    }
 }

@@ -98,6 +98,7 @@ public static class RequestBodies
         }
         int? wait = null;
         string? imageKey = null;
+        string? dataset = null;
         var parameters = new List<KeyValuePair<string, JsonElement>>();
         foreach (var property in body.EnumerateObject())
         {
@@ -121,6 +122,13 @@ public static class RequestBodies
                     }
                     imageKey = property.Value.GetString();
                     break;
+                case "dataset":
+                    if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                    {
+                        return (null, ApiProblems.Field("dataset", "dataset must be a dataset id or URI string"));
+                    }
+                    dataset = property.Value.GetString();
+                    break;
                 case "parameters":
                     if (property.Value.ValueKind == JsonValueKind.Null)
                     {
@@ -134,7 +142,7 @@ public static class RequestBodies
                     break;
             }
         }
-        return (new TrainBody { WaitSeconds = wait, ImageKey = imageKey, Parameters = parameters }, null);
+        return (new TrainBody { WaitSeconds = wait, ImageKey = imageKey, Parameters = parameters, Dataset = dataset }, null);
     }
 
     public static (RollBody? Body, IResult? Problem) ParseRoll(JsonElement? json, bool rollback)

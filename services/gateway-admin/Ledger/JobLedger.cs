@@ -1,3 +1,4 @@
+using RouteIQ.Artifacts;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -42,11 +43,18 @@ public sealed class JobLedger(
     OutboxSignal outboxSignal,
     JobWaiters waiters,
     IBus bus,
+    IArtifactStore artifacts,
     TimeProvider time,
     IOptions<AdminOptions> adminOptions,
     ILogger<JobLedger> logger)
 {
     public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    /// <summary>A dataset id (what <c>POST /admin/datasets</c> returns) names <c>datasets/{id}/</c> in the artifact store; a URI is used as it is.</summary>
+    private string? DatasetUri(string? dataset)
+        => string.IsNullOrWhiteSpace(dataset) || dataset.Contains("://", StringComparison.Ordinal) || dataset.StartsWith('/')
+            ? dataset
+            : artifacts.GetUri(ArtifactKeys.Dataset(dataset));
 
     public sealed record CreateResult(Job Job, bool Created);
 
@@ -82,7 +90,7 @@ public sealed class JobLedger(
             Gpus = resolved.Gpus,
             TimeoutSeconds = resolved.TimeoutSeconds,
             ModelName = resolved.ModelName,
-            DatasetUri = resolved.DatasetUri,
+            DatasetUri = DatasetUri(resolved.DatasetUri),
             Resources = resolved.Resources,
             RollOnSuccess = rollOnSuccess,
             Alias = alias,

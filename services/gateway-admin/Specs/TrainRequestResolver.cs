@@ -13,6 +13,9 @@ public sealed record TrainBody
 
     /// <summary>In the order the caller sent them.</summary>
     public IReadOnlyList<KeyValuePair<string, JsonElement>> Parameters { get; init; } = [];
+
+    /// <summary>Ours: a dataset id or URI to attach, overriding the spec's <c>dataset</c>.</summary>
+    public string? Dataset { get; init; }
 }
 
 /// <summary>Everything a train request resolved to: what <see cref="TrainRequested"/> carries.</summary>
@@ -129,7 +132,7 @@ public static class TrainRequestResolver
             ModelName = modelName,
             Command = spec.Command,
             ServeCommand = spec.ServeCommand,
-            DatasetUri = spec.Dataset,
+            DatasetUri = string.IsNullOrWhiteSpace(body.Dataset) ? spec.Dataset : body.Dataset.Trim(),
             Resources = spec.Resources,
             AutoRoll = spec.AutoRoll,
         }, null);
