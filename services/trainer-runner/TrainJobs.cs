@@ -480,12 +480,23 @@ public sealed partial class TrainJobs(
         return null;
     }
 
-    /// <summary><c>routeiq-train-{trainer}-{short job id}</c>, plus the attempt after the first (a re-dispatched attempt may land on the same Docker host).</summary>
+    /// <summary>
+    /// <c>routeiq-train-{trainer}-{short job id}</c>, plus the attempt after the first (a
+    /// re-dispatched attempt may land on the same Docker host).
+    /// </summary>
     public static string WorkloadName(TrainRequested request)
     {
-        var name = $"routeiq-train-{Sanitize(request.Trainer)}-{request.JobId.ToString("N")[..8]}";
+        var name = $"routeiq-train-{Sanitize(request.Trainer)}-{ShortId(request.JobId)}";
         return request.Attempt > 1 ? $"{name}-{request.Attempt}" : name;
     }
+
+    /// <summary>
+    /// 12 hex digits of a digest of the job id. Not a prefix of the id: gateway-admin's ids are
+    /// sequential (MassTransit NewId), so jobs created together share their leading digits. The
+    /// full id is on the <c>routeiq.job-id</c> label.
+    /// </summary>
+    public static string ShortId(Guid jobId) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(jobId.ToByteArray()))[..12];
 
     private static string Sanitize(string text)
     {

@@ -53,7 +53,7 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
 
         var started = await _probe.WaitForAsync<TrainStarted>(s => s.JobId == request.JobId, Wait);
         Assert.Equal(_runner.Node, started.Node);
-        Assert.Equal($"routeiq-train-knn-{request.JobId.ToString("N")[..8]}", started.WorkloadName);
+        Assert.Equal($"routeiq-train-knn-{TrainJobs.ShortId(request.JobId)}", started.WorkloadName);
         var inspect = await _docker.Containers.InspectContainerAsync(started.WorkloadName);
         Assert.Equal(request.JobId.ToString(), inspect.Config.Labels[WorkloadLabels.JobId]);
         Assert.Equal("knn", inspect.Config.Labels[WorkloadLabels.Trainer]);
