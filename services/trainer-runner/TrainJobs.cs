@@ -118,25 +118,44 @@ public sealed partial class TrainJobs(
             return;
         }
 
-        await context.Publish(new TrainStarted
+        // The execution exists from the moment the workload does (shutdown waits on it), but
+        // reports nothing before TrainStarted is out; if that publish fails, the consumer's
+        // retry path removes the workload instead.
+        var announced = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        job.Execution = Task.Run(async () =>
         {
-            JobId = request.JobId,
-            Trainer = request.Trainer,
-            Node = Node,
-            WorkloadName = job.WorkloadName,
-            Attempt = request.Attempt,
-            RunId = job.MlflowRunId,
-            StartedAt = time.GetUtcNow(),
-        }).ConfigureAwait(false);
+            if (await announced.Task.ConfigureAwait(false))
+            {
+                await RunAsync(job).ConfigureAwait(false);
+            }
+        });
+        try
+        {
+            await context.Publish(new TrainStarted
+            {
+                JobId = request.JobId,
+                Trainer = request.Trainer,
+                Node = Node,
+                WorkloadName = job.WorkloadName,
+                Attempt = request.Attempt,
+                RunId = job.MlflowRunId,
+                StartedAt = time.GetUtcNow(),
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            announced.TrySetResult(false);
+            throw;
+        }
         LogStarted(request.JobId, request.Attempt, Node, job.WorkloadName, launcher.Kind);
 
-        // A cancel may have arrived between the reservation and the start.
-        if (state.IsCancelled(request.JobId, request.Attempt))
+        // A cancel may have arrived between the reservation and the start; shutdown may have begun.
+        if (state.IsCancelled(request.JobId, request.Attempt) && job.RequestCancel()
+            || state.Draining && job.RequestHandBack())
         {
-            job.RequestCancel();
             _ = job.Workload.StopAsync(TimeSpan.FromSeconds(2));
         }
-        job.Execution = Task.Run(() => RunAsync(job));
+        announced.TrySetResult(true);
     }
 
     /// <summary>Builds what the workload gets: the resolved environment with the runner's variables winning.</summary>
