@@ -32,11 +32,11 @@ dotnet test RouteIQ.sln -c Release --no-build --logger "console;verbosity=normal
 rc=${PIPESTATUS[0]}
 set -e
 
-# One closing line with the totals over every test project ("N passed, N failed, N skipped").
-totals=$(grep -E '^(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" \
-  | sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/' \
-  | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
-echo "Tests: ${totals:-0 passed, 0 failed, 0 skipped}"
+# One closing line with the totals over every test project ("N passed, N failed, N skipped"),
+# from the per-project summaries ("Passed: N" / "Failed: N" / "Skipped: N" lines).
+count() { { grep -E "^\s+$1: [0-9]+\s*$" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
+totals="$(count Passed) passed, $(count Failed) failed, $(count Skipped) skipped"
+echo "Tests: $totals"
 
 if (( rc == 0 )); then
   echo "[test] SUMMARY: build ok, all tests passed ($((SECONDS - start))s)"

@@ -77,6 +77,8 @@ public static class BenchProgram
                 "epochs" => spec with { Mlp = spec.Mlp with { Epochs = (int)d }, Mf = spec.Mf with { Epochs = (int)d } },
                 "lr" => spec with { Mlp = spec.Mlp with { LearningRate = d }, Mf = spec.Mf with { LearningRate = d } },
                 "wd" => spec with { Mlp = spec.Mlp with { WeightDecay = d } },
+                "batch" => spec with { Mlp = spec.Mlp with { BatchSize = (int)d } },
+                "seed" => spec with { Seed = (ulong)d },
                 "lambda" => spec with { CostWeight = d },
                 _ => throw new ArgumentException($"unknown key {k}"),
             };

@@ -16,7 +16,7 @@ public static class SpeedBench
             {
                 model?.Dispose();
                 var sw = Stopwatch.StartNew();
-                model = spec.Train(data);
+                model = spec.Train(data, featurizeParallelism: Environment.ProcessorCount);
                 trainTimes.Add(sw.Elapsed.TotalSeconds);
             }
             var queries = data.Samples.Select(s => s.Query).ToArray();

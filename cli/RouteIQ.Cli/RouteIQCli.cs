@@ -343,7 +343,7 @@ public static class RouteIQCli
                 failure = new ApiResponse(response.StatusCode, body, null, text);
                 return false;
             }
-            accepted += Count(body, "accepted", "stored");
+            accepted += Count(body, "stored");
             rejected += Count(body, "rejected");
             duplicates += Count(body, "duplicates");
             return true;
@@ -367,7 +367,7 @@ public static class RouteIQCli
             Output.Error(failure.ErrorMessage());
             return ExitCodes.FromStatus(failure.Status);
         }
-        output.Write(new JsonObject { ["file"] = file.FullName, ["accepted"] = accepted, ["duplicates"] = duplicates, ["rejected"] = rejected });
+        output.Write(new JsonObject { ["file"] = file.FullName, ["stored"] = accepted, ["duplicates"] = duplicates, ["rejected"] = rejected });
         return ExitCodes.Ok;
     }
 
@@ -400,8 +400,8 @@ public static class RouteIQCli
             if (parse.GetValue(until) is { } u) body["until"] = u;
             if (parse.GetValue(testSplit) is { } t) body["test_split"] = t;
             if (parse.GetValue(seed) is { } sd) body["seed"] = sd;
-            if (parse.GetValue(id) is { } i) body["id"] = i;
-            if (parse.GetValue(metadata)) body["routing_metadata"] = true;
+            if (parse.GetValue(id) is { } i) body["dataset_id"] = i;
+            if (parse.GetValue(metadata)) body["include_routing_metadata"] = true;
             return SendAsync(parse, HttpMethod.Post, "admin/datasets", body, ct);
         });
         var list = new Command("list", "Datasets built so far");

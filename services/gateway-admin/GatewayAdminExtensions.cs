@@ -19,7 +19,18 @@ public static class GatewayAdminExtensions
     public static IHostApplicationBuilder AddGatewayAdmin(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<SpecOptions>().BindConfiguration(SpecOptions.Section);
-        builder.Services.AddOptions<JobOptions>().BindConfiguration(JobOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<JobOptions>()
+            .Configure<IConfiguration>((o, config) =>
+            {
+                // The runners' heartbeat period, unless the ledger is told its own.
+                if (config.GetValue<int?>("RouteIQ:Runner:HeartbeatSeconds") is { } runner)
+                {
+                    o.HeartbeatSeconds = runner;
+                }
+            })
+            .BindConfiguration(JobOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.AddSingleton<TrainerSpecStore>();
@@ -30,6 +41,8 @@ public static class GatewayAdminExtensions
         builder.Services.AddSingleton<GatewayAdminInstance>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<JobWaiters>();
+        builder.Services.AddSingleton<JobWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobWriter>());
         builder.Services.AddSingleton<JobLedger>();
         builder.Services.AddSingleton<JobWaitService>();
         builder.Services.AddHostedService<OutboxDispatcher>();

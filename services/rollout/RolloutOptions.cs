@@ -38,6 +38,10 @@ public sealed class RolloutOptions
     /// <summary>Stop every serving workload of this node when rollout shuts down (embedded use); by default they keep serving and a restarted rollout adopts them.</summary>
     public bool StopServersOnShutdown { get; set; }
 
+    /// <summary>How often active servers are probed; one that fails two probes in a row is replaced from the same version. 0 = off.</summary>
+    [Range(0, 3600)]
+    public double SupervisionSeconds { get; set; } = 10;
+
     public SigningOptions Signing { get; set; } = new();
 
     /// <summary>

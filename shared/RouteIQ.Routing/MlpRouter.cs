@@ -247,6 +247,7 @@ public sealed class MlpRouter : IRouterHead
         private readonly float[][] _delta;
         private readonly MlpOptions _options;
         private int _step;
+        private float[] _scratch = [];
 
         public Trainer(int[] sizes, float[][] w, float[][] b, MlpOptions options)
         {
@@ -360,19 +361,33 @@ public sealed class MlpRouter : IRouterHead
 
         private void Adam(float[] p, float[] g, float[] m, float[] v, float decay)
         {
+            // AdamW in whole-array SIMD passes; the same arithmetic on every machine keeps training reproducible.
             const float beta1 = 0.9f;
             const float beta2 = 0.999f;
             const float eps = 1e-8f;
             var lr = (float)_options.LearningRate;
             var c1 = 1f / (1f - MathF.Pow(beta1, _step));
             var c2 = 1f / (1f - MathF.Pow(beta2, _step));
-            for (var i = 0; i < p.Length; i++)
+            if (_scratch.Length < p.Length)
             {
-                var gi = g[i];
-                m[i] = beta1 * m[i] + (1 - beta1) * gi;
-                v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-                p[i] -= lr * (m[i] * c1 / (MathF.Sqrt(v[i] * c2) + eps) + decay * p[i]);
+                _scratch = new float[p.Length];
             }
+            var tmp = _scratch.AsSpan(0, p.Length);
+            TensorPrimitives.Multiply(m, beta1, m);
+            TensorPrimitives.MultiplyAdd(g, 1 - beta1, m, m);
+            TensorPrimitives.Multiply(g, g, tmp);
+            TensorPrimitives.Multiply(v, beta2, v);
+            TensorPrimitives.MultiplyAdd(tmp, 1 - beta2, v, v);
+            TensorPrimitives.Multiply(v, c2, tmp);
+            TensorPrimitives.Sqrt(tmp, tmp);
+            TensorPrimitives.Add(tmp, eps, tmp);
+            TensorPrimitives.Divide(m, tmp, tmp);
+            TensorPrimitives.Multiply(tmp, c1, tmp);
+            if (decay != 0f)
+            {
+                TensorPrimitives.MultiplyAdd(p, decay, tmp, tmp);
+            }
+            TensorPrimitives.MultiplyAdd(tmp, -lr, p, p);
         }
     }
 }

@@ -80,6 +80,14 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
         if (spec.OutputDirectory is { } output)
         {
             Directory.CreateDirectory(output);
+            if (!OperatingSystem.IsWindows())
+            {
+                // Images run as their own (often non-root) user: the per-job folder must be
+                // writable whatever uid the container has. It holds nothing but this job's output.
+                File.SetUnixFileMode(output, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                    | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+            }
             binds.Add($"{Path.GetFullPath(output)}:{WorkloadLabels.ContainerOutputDir}");
             environment[WorkloadLabels.OutputDirVariable] = WorkloadLabels.ContainerOutputDir;
         }

@@ -14,6 +14,7 @@ public sealed class ProcessRolloutFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var settings = await RolloutTestHost.SettingsAsync("rollout-bg");
+        settings["RouteIQ:Rollout:SupervisionSeconds"] = "1";
         Host = await RolloutTestHost.StartAsync(settings);
     }
 
@@ -36,8 +37,7 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         return versions.ToArray();
     }
 
-    private static ModelRolledOut RolledOut(object outcome) => outcome as ModelRolledOut
-        ?? throw new Xunit.Sdk.XunitException($"expected ModelRolledOut, got {JsonSerializer.Serialize(outcome, outcome.GetType())}");
+    private static ModelRolledOut RolledOut(object outcome) => RolloutTestHost.Succeeded(outcome);
 
     [Fact]
     public async Task Clients_see_no_failed_request_and_one_version_switch_per_rollout_across_5_rollouts_and_2_rollbacks()
@@ -75,6 +75,17 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
             Assert.Equal(expected, seen);
         }
         Assert.Single(ServingProcesses.Ports(model));
+
+        // Any older version stays reachable by version, and the history keeps every step.
+        Assert.Equal(2, RolledOut(await Host.RollAsync(model, "2")).Version);
+        Assert.Equal(2, await Host.InvokeAsync(model));
+        var history = await Host.RequestAsync<GetDeploymentHistory, DeploymentHistory>(new GetDeploymentHistory { ModelName = model });
+        Assert.Equal([2, 6, 5, 6, 5, 4, 3, 2, 1], history.Deployments.Select(d => d.Version));
+        Assert.Equal([false, true, true, false, false, false, false, false, false], history.Deployments.Select(d => d.IsRollback));
+        Assert.Equal(history.Deployments[1].DeploymentId, history.Deployments[0].PreviousDeploymentId);
+        Assert.True(history.Deployments[0].Active);
+        Assert.All(history.Deployments.Skip(1), d => Assert.False(d.Active));
+        Assert.All(history.Deployments.Skip(1), d => Assert.NotNull(d.RetiredAt));
     }
 
     private sealed record LoopResult(List<int> Versions, List<string> Failures);
@@ -217,6 +228,10 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.Equal($"{Host.PublicUrl}/{model}", rolled.PublicUrl);
         Assert.Equal(1, await Host.InvokeAsync(model));
         Assert.Equal(1, await Host.InvokeAsync(null));
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(Host.Outcomes.Registered.ContainsKey(job)), TimeSpan.FromSeconds(10), "ModelVersionRegistered");
+        var registered = Host.Outcomes.Registered[job];
+        Assert.Equal(1, registered.Version);
+        Assert.Equal(Host.Store.GetUri(ArtifactKeys.RegistryVersion(model, 1)), registered.ModelUri);
 
         // The published folder verifies against its manifest, and ModelRolledOut names its hash.
         var manifestKey = ArtifactKeys.PublishedModel(model) + ModelManifest.FileName;
@@ -235,5 +250,25 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.True(status.Deployment!.Healthy);
         Assert.Equal(1, status.Deployment.Version);
         Assert.Equal("production", status.Deployment.Alias);
+    }
+
+    [Fact]
+    public async Task A_dead_active_server_is_replaced_from_the_same_version()
+    {
+        const string model = "self-healing";
+        await RegisterAsync(model, 1);
+        RolledOut(await Host.RollAsync(model, "1"));
+        var port = Assert.Single(ServingProcesses.Ports(model));
+
+        ServingProcesses.Kill(model, port);
+
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(ServingProcesses.Ports(model) is { Count: 1 } ports && !ports.Contains(port)),
+            TimeSpan.FromSeconds(60), "a replacement server");
+        await TestInfra.WaitUntilAsync(async () =>
+        {
+            var status = await Host.RequestAsync<GetActiveDeployment, ActiveDeployment>(new GetActiveDeployment { ModelName = model });
+            return status.Deployment is { Healthy: true, Version: 1 } d && !d.ServerUrl!.EndsWith($":{port}");
+        }, TimeSpan.FromSeconds(30), "the deployment to record its new server");
+        Assert.Equal(1, await Host.InvokeAsync(model));
     }
 }

@@ -92,7 +92,7 @@ public sealed class ManifestSigningTests(HmacRolloutFixture fixture) : IClassFix
         const string model = "tamper";
         await RegisterAsync(model, "{\"v\":1}");
         var ok = await Host.RollAsync(model, "1");
-        Assert.IsType<ModelRolledOut>(ok);
+        RolloutTestHost.Succeeded(ok);
 
         // A file changed after registration.
         var v2 = await RegisterAsync(model, "{\"v\":2}");

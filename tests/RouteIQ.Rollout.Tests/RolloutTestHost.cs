@@ -21,6 +21,8 @@ namespace RouteIQ.Rollout.Tests;
 /// <summary>Every roll outcome the bus carried, by job id.</summary>
 public sealed class RollOutcomes
 {
+    public ConcurrentDictionary<Guid, ModelVersionRegistered> Registered { get; } = new();
+
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<object>> _outcomes = new();
 
     public void Add(Guid jobId, object outcome) => Get(jobId).TrySetResult(outcome);
@@ -41,8 +43,14 @@ public sealed class RollOutcomes
         _outcomes.GetOrAdd(jobId, _ => new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously));
 }
 
-public sealed class RollOutcomeObserver(RollOutcomes outcomes) : IConsumer<ModelRolledOut>, IConsumer<RollFailed>
+public sealed class RollOutcomeObserver(RollOutcomes outcomes) : IConsumer<ModelRolledOut>, IConsumer<RollFailed>, IConsumer<ModelVersionRegistered>
 {
+    public Task Consume(ConsumeContext<ModelVersionRegistered> context)
+    {
+        outcomes.Registered[context.Message.JobId] = context.Message;
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<ModelRolledOut> context)
     {
         outcomes.Add(context.Message.JobId, context.Message);
@@ -94,6 +102,11 @@ public sealed class RolloutTestHost : IAsyncDisposable
         if (withRollout)
         {
             builder.AddRollout();
+        }
+        else
+        {
+            // Lets the test read rollout's tables while rollout runs in another process.
+            builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
         }
         builder.Services.AddSingleton<RollOutcomes>();
         builder.AddRouteIQConsumers(x => x.AddConsumer<RollOutcomeObserver, RollOutcomeObserverDefinition>());
@@ -173,6 +186,10 @@ public sealed class RolloutTestHost : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(30), $"version of job {job} registered");
         return version;
     }
+
+    /// <summary>The outcome as <see cref="ModelRolledOut"/>, or a failure that shows the reason.</summary>
+    public static ModelRolledOut Succeeded(object outcome) => outcome as ModelRolledOut
+        ?? throw new Xunit.Sdk.XunitException($"expected ModelRolledOut, got {JsonSerializer.Serialize(outcome, outcome.GetType())}");
 
     public async Task<object> RollAsync(string? model, string? reference, IReadOnlyList<string>? serveCommand = null, bool rollback = false,
         string? serveImage = "test-serve", int waitReadySeconds = 30)

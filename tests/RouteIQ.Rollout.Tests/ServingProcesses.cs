@@ -33,4 +33,29 @@ public static class ServingProcesses
         }
         return ports;
     }
+
+    /// <summary>Kills (SIGKILL) the processes serving <paramref name="model"/> on <paramref name="port"/>.</summary>
+    public static void Kill(string model, string port)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var env = File.ReadAllText(Path.Combine(dir, "environ")).Split('\0');
+                if (env.Contains($"ROUTEIQ_MODEL={model}") && env.Contains($"SERVE_PORT={port}"))
+                {
+                    using var process = System.Diagnostics.Process.GetProcessById(pid);
+                    process.Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // Gone already.
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@ public static class TestServer
           v=$(sed -n 's/^ *"version": *"\([0-9]*\)".*/\1/p' "$SERVE_MODEL_URI/manifest.json" | head -n 1)
         fi
         export MODEL_VERSION="${v:-$ROUTEIQ_MODEL_VERSION}"
-        dir=$(mktemp -d)
+        mkdir -p /tmp; dir=$(mktemp -d)
         cat > "$dir/handler" <<'HANDLER'
         #!/bin/sh
         len=0

@@ -133,7 +133,7 @@ public static class AdminEndpoints
 
     private static IResult Accepted(Job job)
     {
-        var document = Results.Json(JobDocuments.Describe(job), statusCode: StatusCodes.Status202Accepted);
+        var document = Results.Json(JobDocuments.Summary(job), statusCode: StatusCodes.Status202Accepted);
         return new AcceptedWithLocation(JobDocuments.Location(job.Id), document);
     }
 

@@ -8,6 +8,20 @@ public static class JobDocuments
 {
     public static string Location(Guid id) => $"/admin/jobs/{id}";
 
+    /// <summary>What a 202 carries: enough to follow the job (<c>GET</c> the location for everything).</summary>
+    public static JsonObject Summary(Job job) => new()
+    {
+        ["job_id"] = job.Id,
+        ["kind"] = job.Kind,
+        ["trainer"] = job.Trainer,
+        ["model_name"] = job.ModelName,
+        ["state"] = job.State,
+        ["attempt"] = job.Attempt,
+        ["created_at"] = job.CreatedAt,
+        ["location"] = Location(job.Id),
+        ["logs"] = $"{Location(job.Id)}/logs",
+    };
+
     public static JsonObject Describe(Job job)
     {
         var outcome = Outcome(job);

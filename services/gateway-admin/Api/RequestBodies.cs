@@ -24,20 +24,39 @@ public static class RequestBodies
 {
     public const int MaxWaitReadySeconds = 900;
 
+    /// <summary>
+    /// How much of an over-large body is read and discarded before answering 413, so that the
+    /// client, still sending, gets the answer instead of a reset connection.
+    /// </summary>
+    private const long DrainLimit = 16L * 1024 * 1024;
+
     public static async Task<(JsonElement? Body, IResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > Extensions.MaxRequestBodyBytes)
+        if (request.ContentLength > DrainLimit)
         {
             return (null, TooLarge());
+        }
+        // Kestrel's 1 MiB limit would abort the read mid-body; we enforce 1 MiB ourselves and drain the rest.
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = DrainLimit;
         }
         byte[] bytes;
         try
         {
             using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer, cancellationToken);
-            if (buffer.Length > Extensions.MaxRequestBodyBytes)
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                return (null, TooLarge());
+                if (buffer.Length + read > Extensions.MaxRequestBodyBytes)
+                {
+                    while (await request.Body.ReadAsync(chunk, cancellationToken) > 0)
+                    {
+                    }
+                    return (null, TooLarge());
+                }
+                buffer.Write(chunk, 0, read);
             }
             bytes = buffer.ToArray();
         }

@@ -38,6 +38,7 @@ public sealed class OutboxSignal
 /// </summary>
 public sealed class JobLedger(
     IDbContextFactory<LedgerDbContext> contexts,
+    JobWriter writer,
     OutboxSignal outboxSignal,
     JobWaiters waiters,
     IBus bus,
@@ -90,7 +91,7 @@ public sealed class JobLedger(
             RequestedAt = now,
         };
         job.DispatchJson = JsonSerializer.Serialize(message, LedgerJson.Messages);
-        return await InsertAsync(job, OutboxMessages.Send(message, now), cancellationToken);
+        return await InsertAsync(job, OutboxMessages.Send(message, now, job.DispatchJson), cancellationToken);
     }
 
     public async Task<CreateResult> CreateRollJobAsync(RollRequested message, JsonObject request, string? idempotencyKey, CancellationToken cancellationToken)
@@ -117,14 +118,11 @@ public sealed class JobLedger(
             return new CreateResult(existing, false);
         }
 
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         try
         {
-            // Job and outbox row commit together (SaveChanges is one transaction), so a crash
-            // in between can neither lose the dispatch nor dispatch a job that does not exist.
-            db.Jobs.Add(job);
-            db.Outbox.Add(outbox);
-            await db.SaveChangesAsync(cancellationToken);
+            // Job and outbox row commit together (one transaction), so a crash in between can
+            // neither lose the dispatch nor dispatch a job that does not exist.
+            await writer.WriteAsync(job, outbox).WaitAsync(cancellationToken);
         }
         catch (DbUpdateException) when (job.IdempotencyKey is { } raced)
         {

@@ -7,7 +7,7 @@ public sealed class JobOptions
 {
     public const string Section = "RouteIQ:Jobs";
 
-    /// <summary>Runner heartbeat period; a running job silent for 3× this is lost.</summary>
+    /// <summary>Runner heartbeat period (default: <c>RouteIQ:Runner:HeartbeatSeconds</c>, else 10); a running job silent for 3× this is lost.</summary>
     [Range(1, 3600)]
     public int HeartbeatSeconds { get; set; } = 10;
 

@@ -353,7 +353,7 @@ internal static class JobRedispatch
         job.Node = null;
         job.WorkloadName = null;
         job.LastHeartbeatAt = null;
-        db.Outbox.Add(OutboxMessages.Send(message, now));
+        db.Outbox.Add(OutboxMessages.Send(message, now, job.DispatchJson));
     }
 }
 

@@ -6,21 +6,20 @@ namespace RouteIQ.GatewayAdmin.Ledger;
 /// <summary>The messages the outbox carries and where they go.</summary>
 public static class OutboxMessages
 {
-    /// <summary>Runner queues (until <c>RunnerQueues</c> lands in the contracts).</summary>
-    public const string CpuQueue = "queue:trainer-runner.cpu";
-    public const string GpuQueue = "queue:trainer-runner.gpu";
+    public const string CpuQueue = "queue:" + RunnerQueues.Cpu;
+    public const string GpuQueue = "queue:" + RunnerQueues.Gpu;
 
     private static readonly Dictionary<string, Type> Types = new[]
     {
         typeof(TrainRequested), typeof(RollRequested), typeof(CancelTrain),
     }.ToDictionary(t => t.Name);
 
-    public static OutboxMessage Send(TrainRequested message, DateTimeOffset now) => new()
+    public static OutboxMessage Send(TrainRequested message, DateTimeOffset now, string? serialized = null) => new()
     {
         JobId = message.JobId,
         MessageType = nameof(TrainRequested),
         Destination = message.Gpus == 0 ? CpuQueue : GpuQueue,
-        Body = JsonSerializer.Serialize(message, LedgerJson.Messages),
+        Body = serialized ?? JsonSerializer.Serialize(message, LedgerJson.Messages),
         CreatedAt = now,
     };
 

@@ -8,7 +8,7 @@ namespace RouteIQ.Rollout.Consumers;
 public sealed class RollRequestedConsumer(RolloutCoordinator coordinator) : IConsumer<RollRequested>
 {
     public Task Consume(ConsumeContext<RollRequested> context)
-        => coordinator.RollAsync(RollCommand.From(context.Message), context, context.CancellationToken);
+        => coordinator.RollAsync(context.Message, context, context.CancellationToken);
 }
 
 public sealed class RollRequestedConsumerDefinition : ConsumerDefinition<RollRequestedConsumer>

@@ -36,9 +36,20 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
             return;
         }
 
+        // Also on a redelivery: gateway-admin applies it once and puts the version into the train response.
+        await context.Publish(new ModelVersionRegistered
+        {
+            JobId = message.JobId,
+            ModelName = version.ModelName,
+            Version = version.Version,
+            ModelUri = version.ModelUri ?? "",
+            RunId = version.RunId,
+            RegisteredAt = version.CreatedAt,
+        });
+
         if (message.RollOnSuccess)
         {
-            await coordinator.RollAsync(new RollCommand
+            await coordinator.RollAsync(new RollRequested
             {
                 JobId = message.JobId,
                 ModelName = version.ModelName,
@@ -48,6 +59,7 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
                 WaitReadySeconds = message.WaitReadySeconds,
                 Alias = message.Alias,
                 TrainJobId = message.JobId,
+                RequestedAt = message.CompletedAt,
             }, context, context.CancellationToken);
         }
     }

@@ -42,7 +42,15 @@ public sealed class ModelPublisher(IArtifactStore store, ManifestSigning signing
         {
             var path = ArtifactKeys.Normalize(artifact.Path);
             keep.Add(target + path);
-            await store.CopyAsync(source + path, target + path, cancellationToken);
+            // Streamed rather than CopyAsync: the hash of what lands in models/ is checked
+            // against the manifest (nothing changed since verification), and s3rver's
+            // CopyObject answers 404 for keys it serves.
+            await using var input = await store.OpenReadAsync(source + path, cancellationToken);
+            var copied = await store.PutAsync(target + path, input, cancellationToken);
+            if (!string.Equals(copied.Sha256, artifact.Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ManifestVerificationException($"file {artifact.Path} changed while it was published (sha256 {copied.Sha256}, the manifest says {artifact.Sha256})");
+            }
         }
         var stale = new List<string>();
         await foreach (var entry in store.ListAsync(target, cancellationToken))

@@ -11,33 +11,6 @@ using RouteIQ.Rollout.Serving;
 
 namespace RouteIQ.Rollout.Rollouts;
 
-/// <summary>A roll or rollback, from <see cref="RollRequested"/> or a roll-on-success <see cref="TrainCompleted"/>.</summary>
-public sealed record RollCommand
-{
-    public required Guid JobId { get; init; }
-    public string? ModelName { get; init; }
-    public string? Ref { get; init; }
-    public string? ServeImage { get; init; }
-    public IReadOnlyList<string>? ServeCommand { get; init; }
-    public int WaitReadySeconds { get; init; } = 90;
-    public string? Alias { get; init; }
-    public bool IsRollback { get; init; }
-    public Guid? TrainJobId { get; init; }
-
-    public static RollCommand From(RollRequested r) => new()
-    {
-        JobId = r.JobId,
-        ModelName = r.ModelName,
-        Ref = r.Ref,
-        ServeImage = r.ServeImage,
-        ServeCommand = r.ServeCommand,
-        WaitReadySeconds = r.WaitReadySeconds,
-        Alias = r.Alias,
-        IsRollback = r.IsRollback,
-        TrainJobId = r.TrainJobId,
-    };
-}
-
 /// <summary>
 /// Blue/green rollouts, one per model at a time (different models roll in parallel):
 /// resolve → start the candidate and wait for <c>/ping</c> → publish <c>models/{model}/</c>
@@ -89,8 +62,8 @@ public sealed class RolloutCoordinator(
 
     private string? DefaultServeImage => Blank(options.Value.ServeImage) ?? Blank(configuration["SERVE_IMAGE"]);
 
-    /// <summary>Runs a roll and publishes its outcome (<see cref="ModelRolledOut"/> or <see cref="RollFailed"/>). Never throws but for cancellation.</summary>
-    public async Task RollAsync(RollCommand command, IPublishEndpoint bus, CancellationToken cancellationToken)
+    /// <summary>Runs a roll (from <see cref="RollRequested"/>, or built from a roll-on-success <see cref="TrainCompleted"/>) and publishes its outcome (<see cref="ModelRolledOut"/> or <see cref="RollFailed"/>). Never throws but for cancellation.</summary>
+    public async Task RollAsync(RollRequested command, IPublishEndpoint bus, CancellationToken cancellationToken)
     {
         await readiness.WaitAsync(cancellationToken);
         var model = command.ModelName;
@@ -132,7 +105,7 @@ public sealed class RolloutCoordinator(
         }
     }
 
-    private async Task<Deployment> RollLockedAsync(RollCommand command, string model, Action<int> resolved, CancellationToken cancellationToken)
+    private async Task<Deployment> RollLockedAsync(RollRequested command, string model, Action<int> resolved, CancellationToken cancellationToken)
     {
         // The roll waited for the lock: a redelivery may have been completed by the holder.
         if (await FindByRollJobAsync(command.JobId, cancellationToken) is { } done)
@@ -340,7 +313,7 @@ public sealed class RolloutCoordinator(
 
     public string PublicUrlOf(string model) => $"{options.Value.PublicUrl.TrimEnd('/')}/{Uri.EscapeDataString(model)}";
 
-    private ModelRolledOut RolledOut(Deployment d, RollCommand command) => new()
+    private ModelRolledOut RolledOut(Deployment d, RollRequested command) => new()
     {
         JobId = command.JobId,
         ModelName = d.ModelName,
@@ -360,7 +333,7 @@ public sealed class RolloutCoordinator(
         RolledOutAt = d.DeployedAt,
     };
 
-    private RollFailed Failed(RollCommand command, string? model, int? version, int status, string reason) => new()
+    private RollFailed Failed(RollRequested command, string? model, int? version, int status, string reason) => new()
     {
         JobId = command.JobId,
         ModelName = model,

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using RouteIQ.Rollout.Registry;
 using RouteIQ.Rollout.Serving;
 
@@ -9,7 +10,8 @@ namespace RouteIQ.Rollout.Rollouts;
 /// endpoint's routes, adopts each live server (probe of its recorded URL) or starts a new one
 /// from the same version, removes serving workloads no deployment records (a candidate a
 /// killed roll left behind), and re-publishes <c>models/{model}/</c> where it does not hold the
-/// active version. Rolls wait until this has run.
+/// active version. Rolls wait until this has run. Afterwards it keeps probing the active servers
+/// and replaces one that died (two failed probes in a row) from the same version.
 /// </summary>
 public sealed class RolloutReconciler(
     IDbContextFactory<RegistryDbContext> dbFactory,
@@ -18,8 +20,11 @@ public sealed class RolloutReconciler(
     ServingManager serving,
     StableRouteTable routes,
     RolloutReadiness readiness,
+    IOptions<RolloutOptions> options,
     ILogger<RolloutReconciler> logger) : BackgroundService
 {
+    private readonly Dictionary<Guid, int> _failedProbes = [];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
@@ -28,13 +33,64 @@ public sealed class RolloutReconciler(
             {
                 await ReconcileAsync(stoppingToken);
                 readiness.SetReady();
-                return;
+                break;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogError(ex, "Restoring the recorded deployments failed (attempt {Attempt}); retrying", attempt);
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt * 2)), stoppingToken);
             }
+        }
+
+        if (options.Value.SupervisionSeconds <= 0)
+        {
+            return;
+        }
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.SupervisionSeconds));
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await SuperviseAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogError(ex, "Supervising the active servers failed; next try in {Seconds}s", options.Value.SupervisionSeconds);
+            }
+        }
+    }
+
+    private async Task SuperviseAsync(CancellationToken cancellationToken)
+    {
+        List<Deployment> active;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
+        {
+            active = await db.Deployments.AsNoTracking().Where(d => d.Active && d.ServeImage != null).ToListAsync(cancellationToken);
+        }
+        foreach (var id in _failedProbes.Keys.Except(active.Select(d => d.Id)).ToList())
+        {
+            _failedProbes.Remove(id);
+        }
+        foreach (var deployment in active)
+        {
+            if (await serving.ProbeAsync(deployment.ServerUrl, cancellationToken))
+            {
+                _failedProbes.Remove(deployment.Id);
+                continue;
+            }
+            var failures = _failedProbes[deployment.Id] = _failedProbes.GetValueOrDefault(deployment.Id) + 1;
+            if (failures < 2)
+            {
+                continue;
+            }
+            using var modelLock = await coordinator.LockModelAsync(deployment.ModelName, cancellationToken);
+            // A roll may have replaced it while we waited for the lock.
+            if (await coordinator.ActiveAsync(deployment.ModelName, cancellationToken) is { } current && current.Id == deployment.Id)
+            {
+                var others = (await coordinator.ActiveIdsAsync(cancellationToken)).Where(id => id != deployment.Id).ToHashSet();
+                await RestoreServerAsync(current, others, cancellationToken);
+            }
+            _failedProbes.Remove(deployment.Id);
         }
     }
 
@@ -86,8 +142,8 @@ public sealed class RolloutReconciler(
             deployment.ModelName, deployment.Version, deployment.ServerUrl);
         try
         {
-            // The dead server's remains (an exited container, a process record) go first.
-            await serving.RemoveOrphansAsync(others, cancellationToken);
+            // The dead server's remains (its handle, an exited container, a process record) go first.
+            await serving.RetireAsync(deployment.Id, others, cancellationToken);
             var started = await serving.StartAsync(new ServeSpec(deployment.Id, deployment.ModelName, deployment.Version, deployment.ServeImage,
                 RolloutCoordinator.ParseCommand(deployment.ServeCommandJson), WaitReadySeconds: 90), cancellationToken);
             await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);

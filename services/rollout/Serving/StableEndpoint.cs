@@ -105,6 +105,13 @@ public sealed class StableEndpointHost(
     private static readonly string[] Actions = ["invocations", "ping"];
     private readonly ILogger _logger = loggerFactory.CreateLogger<StableEndpointHost>();
     private readonly HttpMessageInvoker _client = CreateClient();
+    // Servers are plain http:// on loopback: HTTP/1.1 straight away, no upgrade attempt.
+    private static readonly ForwarderRequestConfig RequestConfig = new()
+    {
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+    };
+
     private readonly Dictionary<string, PathTransformer> _transformers = Actions.ToDictionary(a => a, a => new PathTransformer("/" + a));
     private WebApplication? _app;
 
@@ -132,7 +139,8 @@ public sealed class StableEndpointHost(
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = ServiceDefaults.Extensions.MaxRequestBodyBytes;
-            var listen = (Action<ListenOptions>)(o => o.Protocols = HttpProtocols.Http1AndHttp2);
+            // Plain-text HTTP/2 needs prior knowledge; model clients speak HTTP/1.1 with keep-alive.
+            var listen = (Action<ListenOptions>)(o => o.Protocols = HttpProtocols.Http1);
             switch (url.Host)
             {
                 case "localhost":
@@ -182,7 +190,7 @@ public sealed class StableEndpointHost(
             return;
         }
         route.MarkForwarded();
-        var error = await forwarder.SendAsync(context, route.ServerUrl, _client, ForwarderRequestConfig.Empty, transformer);
+        var error = await forwarder.SendAsync(context, route.ServerUrl, _client, RequestConfig, transformer);
         if (error != ForwarderError.None && error != ForwarderError.RequestCanceled)
         {
             _logger.LogWarning("Forwarding {Path} to {Model} v{Version} at {ServerUrl} failed: {Error}", path, route.Model, route.Version, route.ServerUrl, error);

@@ -124,13 +124,26 @@ public sealed class RabbitMqDecisionConsumer(
             deliveries.Writer.TryWrite(new Delivery(ea.DeliveryTag, result, raw));
             return Task.CompletedTask;
         };
+        // A queue restarted under us cancels the consumer while the channel stays open: start over.
+        consumer.UnregisteredAsync += (_, _) =>
+        {
+            session.Cancel();
+            return Task.CompletedTask;
+        };
         await channel.BasicConsumeAsync(_options.Queue, autoAck: false, consumer, stoppingToken);
         _connected = true;
         _lastError = null;
         logger.LogInformation("RabbitMQ input consuming {Queue} (fanout exchange {Exchange}) on {Endpoint}, prefetch {Prefetch}, batch {BatchSize}",
             _options.Queue, _options.Exchange, endpoint, _options.EffectivePrefetch, _options.BatchSize);
 
-        await FlushLoopAsync(deliveries.Reader, channel, session.Token);
+        try
+        {
+            await FlushLoopAsync(deliveries.Reader, channel, session.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            throw new IOException($"session ended ({_lastError ?? "consumer cancelled by the broker"})");
+        }
     }
 
     private async Task FlushLoopAsync(ChannelReader<Delivery> reader, IChannel channel, CancellationToken token)

@@ -1,5 +1,4 @@
 using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
 using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.TelemetryIngest.Inputs;
@@ -14,6 +13,12 @@ namespace RouteIQ.TelemetryIngest.Inputs;
 /// </summary>
 public sealed class RawDecisionPublisher(RabbitMqEndpoint endpoint, string exchange = "routeiq.router_decision.v1", int window = 500)
 {
+    /// <summary>Failures in a row (200 ms apart) before giving up: about a minute of broker outage.</summary>
+    public const int MaxConsecutiveFailures = 300;
+
+    /// <summary>How long a window's confirms may take before the window is sent again on a new connection.</summary>
+    public static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(15);
+
     /// <summary>Windows re-sent after a failure (each re-send may duplicate events).</summary>
     public int Retries { get; private set; }
 
@@ -21,6 +26,7 @@ public sealed class RawDecisionPublisher(RabbitMqEndpoint endpoint, string excha
     public async Task PublishAsync(long count, Func<long, ReadOnlyMemory<byte>> body, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         long confirmed = 0;
+        var failures = 0;
         while (confirmed < count)
         {
             try
@@ -39,18 +45,17 @@ public sealed class RawDecisionPublisher(RabbitMqEndpoint endpoint, string excha
                     {
                         pending.Add(channel.BasicPublishAsync(exchange, "", mandatory: false, properties, body(i), cancellationToken));
                     }
-                    foreach (var task in pending)
-                    {
-                        await task;
-                    }
+                    // A connection closed under a window may leave its confirms pending: bound the wait.
+                    await Task.WhenAll(pending.Select(p => p.AsTask())).WaitAsync(ConfirmTimeout, cancellationToken);
                     confirmed = end;
+                    failures = 0;
                     progress?.Report(confirmed);
                 }
             }
-            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or BrokerUnreachableException
-                or PublishException or IOException or System.Net.Sockets.SocketException
-                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ++failures <= MaxConsecutiveFailures)
             {
+                // Connection closed, broker restarting, confirms lost: send the window again.
+                _ = ex;
                 Retries++;
                 await Task.Delay(200, cancellationToken);
             }
