@@ -343,7 +343,15 @@ public sealed partial class TrainJobs(
         finally
         {
             await heartbeats.CancelAsync().ConfigureAwait(false);
-            await workload.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await workload.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // The slot is freed regardless; a workload left behind is an orphan for the next start.
+                LogRunnerError(e, request.JobId, Node);
+            }
             DeleteDirectory(job.OutputDirectory);
             state.Release(job);
         }
