@@ -118,25 +118,44 @@ public sealed partial class TrainJobs(
             return;
         }
 
-        await context.Publish(new TrainStarted
+        // The execution exists from the moment the workload does (shutdown waits on it), but
+        // reports nothing before TrainStarted is out; if that publish fails, the consumer's
+        // retry path removes the workload instead.
+        var announced = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        job.Execution = Task.Run(async () =>
         {
-            JobId = request.JobId,
-            Trainer = request.Trainer,
-            Node = Node,
-            WorkloadName = job.WorkloadName,
-            Attempt = request.Attempt,
-            RunId = job.MlflowRunId,
-            StartedAt = time.GetUtcNow(),
-        }).ConfigureAwait(false);
+            if (await announced.Task.ConfigureAwait(false))
+            {
+                await RunAsync(job).ConfigureAwait(false);
+            }
+        });
+        try
+        {
+            await context.Publish(new TrainStarted
+            {
+                JobId = request.JobId,
+                Trainer = request.Trainer,
+                Node = Node,
+                WorkloadName = job.WorkloadName,
+                Attempt = request.Attempt,
+                RunId = job.MlflowRunId,
+                StartedAt = time.GetUtcNow(),
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            announced.TrySetResult(false);
+            throw;
+        }
         LogStarted(request.JobId, request.Attempt, Node, job.WorkloadName, launcher.Kind);
 
-        // A cancel may have arrived between the reservation and the start.
-        if (state.IsCancelled(request.JobId, request.Attempt))
+        // A cancel may have arrived between the reservation and the start; shutdown may have begun.
+        if (state.IsCancelled(request.JobId, request.Attempt) && job.RequestCancel()
+            || state.Draining && job.RequestHandBack())
         {
-            job.RequestCancel();
             _ = job.Workload.StopAsync(TimeSpan.FromSeconds(2));
         }
-        job.Execution = Task.Run(() => RunAsync(job));
+        announced.TrySetResult(true);
     }
 
     /// <summary>Builds what the workload gets: the resolved environment with the runner's variables winning.</summary>
@@ -324,7 +343,15 @@ public sealed partial class TrainJobs(
         finally
         {
             await heartbeats.CancelAsync().ConfigureAwait(false);
-            await workload.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await workload.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // The slot is freed regardless; a workload left behind is an orphan for the next start.
+                LogRunnerError(e, request.JobId, Node);
+            }
             DeleteDirectory(job.OutputDirectory);
             state.Release(job);
         }
@@ -480,12 +507,23 @@ public sealed partial class TrainJobs(
         return null;
     }
 
-    /// <summary><c>routeiq-train-{trainer}-{short job id}</c>, plus the attempt after the first (a re-dispatched attempt may land on the same Docker host).</summary>
+    /// <summary>
+    /// <c>routeiq-train-{trainer}-{short job id}</c>, plus the attempt after the first (a
+    /// re-dispatched attempt may land on the same Docker host).
+    /// </summary>
     public static string WorkloadName(TrainRequested request)
     {
-        var name = $"routeiq-train-{Sanitize(request.Trainer)}-{request.JobId.ToString("N")[..8]}";
+        var name = $"routeiq-train-{Sanitize(request.Trainer)}-{ShortId(request.JobId)}";
         return request.Attempt > 1 ? $"{name}-{request.Attempt}" : name;
     }
+
+    /// <summary>
+    /// 12 hex digits of a digest of the job id. Not a prefix of the id: gateway-admin's ids are
+    /// sequential (MassTransit NewId), so jobs created together share their leading digits. The
+    /// full id is on the <c>routeiq.job-id</c> label.
+    /// </summary>
+    public static string ShortId(Guid jobId) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(jobId.ToByteArray()))[..12];
 
     private static string Sanitize(string text)
     {

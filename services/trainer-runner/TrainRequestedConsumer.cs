@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.Extensions.Options;
 using RouteIQ.Contracts;
 
 namespace RouteIQ.TrainerRunner;
@@ -16,26 +17,31 @@ public sealed class GpuTrainRequestedConsumer(TrainJobs jobs) : IConsumer<TrainR
 }
 
 /// <summary>
-/// Capacity policy, per queue: one message in flight (prefetch 1, one concurrent consume). The
-/// consumer only reserves a slot and starts the workload, then acknowledges; the job runs in
-/// the background. So a node holds at most one message per queue, and a full node holds it
-/// only <c>SlotWaitSeconds</c> before sending it back to the queue's tail for a node with a free
-/// slot — no job waits behind a busy node while another idles, and no message is held for the
-/// hours a training run takes.
+/// Capacity policy, per queue: at most <c>Slots</c> messages in flight (prefetch and concurrent
+/// consumes both = Slots), so a node with free slots starts several workloads at once (a
+/// container start costs a few hundred milliseconds; one at a time would cap short jobs well
+/// below the slots). The consumer only reserves a slot and starts the workload, then
+/// acknowledges; the job runs in the background, so no message is held for the hours a training
+/// run takes. A full node holds a message at most <c>SlotWaitSeconds</c> waiting for a slot,
+/// then sends it back to the queue for a node with room — no job waits long behind a busy node
+/// while another idles. The slot reservation, not the broker, enforces the limit.
 /// </summary>
 public abstract class TrainRequestedDefinitionBase<TConsumer> : ConsumerDefinition<TConsumer>
     where TConsumer : class, IConsumer<TrainRequested>
 {
-    protected TrainRequestedDefinitionBase(string queue)
+    private readonly int _slots;
+
+    protected TrainRequestedDefinitionBase(string queue, IOptions<RunnerOptions> options)
     {
+        _slots = options.Value.Slots;
         EndpointName = queue;
-        ConcurrentMessageLimit = 1;
+        ConcurrentMessageLimit = _slots;
     }
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
-        endpointConfigurator.PrefetchCount = 1;
+        endpointConfigurator.PrefetchCount = _slots;
         // Placement is by queue: gateway-admin SENDS to the cpu or gpu queue. Not binding the
         // queues to the TrainRequested exchange keeps a stray publish from reaching both.
         endpointConfigurator.ConfigureConsumeTopology = false;
@@ -44,9 +50,11 @@ public abstract class TrainRequestedDefinitionBase<TConsumer> : ConsumerDefiniti
     }
 }
 
-public sealed class TrainRequestedConsumerDefinition() : TrainRequestedDefinitionBase<TrainRequestedConsumer>(RunnerQueues.Cpu);
+public sealed class TrainRequestedConsumerDefinition(IOptions<RunnerOptions> options)
+    : TrainRequestedDefinitionBase<TrainRequestedConsumer>(RunnerQueues.Cpu, options);
 
-public sealed class GpuTrainRequestedConsumerDefinition() : TrainRequestedDefinitionBase<GpuTrainRequestedConsumer>(RunnerQueues.Gpu);
+public sealed class GpuTrainRequestedConsumerDefinition(IOptions<RunnerOptions> options)
+    : TrainRequestedDefinitionBase<GpuTrainRequestedConsumer>(RunnerQueues.Gpu, options);
 
 /// <summary>
 /// <c>CancelTrain</c> is published to every runner: each listens on its own temporary queue

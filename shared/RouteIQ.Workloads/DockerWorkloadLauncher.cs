@@ -204,6 +204,12 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
         {
             // Removal already in progress.
         }
+        catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException)
+        {
+            // The engine is unreachable or refused: the container stays labelled, so the next
+            // start-up's orphan cleanup removes it.
+            _logger.LogWarning(e, "Could not remove container {ContainerId}", id[..Math.Min(12, id.Length)]);
+        }
     }
 
     public void Dispose() => _client.Dispose();
@@ -262,7 +268,7 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
                     _log.Append(new string(chars, 0, count));
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or DockerApiException or IOException)
+            catch (Exception e) when (e is OperationCanceledException or DockerApiException or IOException or HttpRequestException)
             {
                 // The container is gone or we stopped following; what was read stays.
             }
@@ -313,7 +319,7 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
             {
                 await Client.Containers.KillContainerAsync(Id, new ContainerKillParameters { Signal = "SIGKILL" }).ConfigureAwait(false);
             }
-            catch (DockerApiException)
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
             {
                 // Not running any more (409) or gone (404).
             }
@@ -357,9 +363,9 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
             {
                 await Completion.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is TimeoutException or DockerApiException)
+            catch (Exception e) when (e is TimeoutException or DockerApiException or HttpRequestException or IOException)
             {
-                // Removed; nothing more to wait for.
+                // Removed (or the engine is unreachable, and Completion reported it); nothing more to wait for.
             }
             _logs.Dispose();
         }

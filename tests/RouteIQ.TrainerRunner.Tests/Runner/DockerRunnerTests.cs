@@ -13,7 +13,7 @@ namespace RouteIQ.TrainerRunner.Tests.Runner;
 public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixture<DockerRunnerFixture>, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private readonly DockerClient _docker = new DockerClientConfiguration(new Uri(TestInfra.DockerHost)).CreateClient(new System.Version(1, 41));
+    private readonly DockerClient _docker = TestDocker.CreateClient();
     private readonly BusProbe _probe = fixture.Probe;
     private readonly RunnerHost _runner = fixture.Runner;
 
@@ -21,18 +21,7 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
 
     public void Dispose() => _docker.Dispose();
 
-    private async Task<bool> ContainerExistsAsync(string name)
-    {
-        try
-        {
-            await _docker.Containers.InspectContainerAsync(name);
-            return true;
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return false;
-        }
-    }
+    private Task<bool> ContainerExistsAsync(string name) => _docker.ContainerExistsAsync(name);
 
     private async Task<string> ReadAsync(string key)
     {
@@ -53,7 +42,7 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
 
         var started = await _probe.WaitForAsync<TrainStarted>(s => s.JobId == request.JobId, Wait);
         Assert.Equal(_runner.Node, started.Node);
-        Assert.Equal($"routeiq-train-knn-{request.JobId.ToString("N")[..8]}", started.WorkloadName);
+        Assert.Equal($"routeiq-train-knn-{TrainJobs.ShortId(request.JobId)}", started.WorkloadName);
         var inspect = await _docker.Containers.InspectContainerAsync(started.WorkloadName);
         Assert.Equal(request.JobId.ToString(), inspect.Config.Labels[WorkloadLabels.JobId]);
         Assert.Equal("knn", inspect.Config.Labels[WorkloadLabels.Trainer]);

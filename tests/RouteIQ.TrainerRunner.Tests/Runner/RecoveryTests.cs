@@ -18,7 +18,7 @@ namespace RouteIQ.TrainerRunner.Tests.Runner;
 public sealed class RecoveryTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
-    private readonly DockerClient _docker = new DockerClientConfiguration(new Uri(TestInfra.DockerHost)).CreateClient(new System.Version(1, 41));
+    private readonly DockerClient _docker = TestDocker.CreateClient();
     private readonly string _artifacts = TestInfra.TempDirectory("recovery-artifacts");
     private readonly HttpClient _http = new();
     private string _rabbit = "";
@@ -82,18 +82,7 @@ public sealed class RecoveryTests : IAsyncLifetime
     private async Task<JsonElement> GetJobAsync(Guid id) =>
         await _http.GetFromJsonAsync<JsonElement>($"{_gatewayUrl}/admin/jobs/{id}");
 
-    private async Task<bool> ContainerExistsAsync(string name)
-    {
-        try
-        {
-            await _docker.Containers.InspectContainerAsync(name);
-            return true;
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return false;
-        }
-    }
+    private Task<bool> ContainerExistsAsync(string name) => _docker.ContainerExistsAsync(name);
 
     [Fact]
     public async Task A_job_of_a_killed_runner_is_redispatched_and_completes_and_the_restarted_runner_removes_its_orphan()

@@ -8,7 +8,7 @@ namespace RouteIQ.TrainerRunner.Tests.Runner;
 public sealed class ShutdownTests(VhostFixture fixture) : IClassFixture<VhostFixture>, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private readonly DockerClient _docker = new DockerClientConfiguration(new Uri(TestInfra.DockerHost)).CreateClient(new System.Version(1, 41));
+    private readonly DockerClient _docker = TestDocker.CreateClient();
     private readonly BusProbe _probe = fixture.Probe;
 
     public void Dispose() => _docker.Dispose();

@@ -10,7 +10,7 @@ namespace RouteIQ.TrainerRunner.Tests.Workloads;
 
 public sealed class DockerLauncherContractTests : WorkloadLauncherContract, IDisposable
 {
-    private readonly DockerClient _docker = new DockerClientConfiguration(new Uri(TestInfra.DockerHost)).CreateClient(new System.Version(1, 41));
+    private readonly DockerClient _docker = TestDocker.CreateClient();
     private readonly List<DockerWorkloadLauncher> _launchers = [];
 
     protected override IWorkloadLauncher CreateLauncher()
@@ -26,18 +26,7 @@ public sealed class DockerLauncherContractTests : WorkloadLauncherContract, IDis
 
     protected override string OutputDirSeenBy(string hostOutput) => "/output";
 
-    protected override async Task<bool> IsGoneAsync(IWorkload workload)
-    {
-        try
-        {
-            await _docker.Containers.InspectContainerAsync(workload.Id);
-            return false;
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return true;
-        }
-    }
+    protected override async Task<bool> IsGoneAsync(IWorkload workload) => !await _docker.ContainerExistsAsync(workload.Id);
 
     protected override WorkloadSpec UnknownWorkloadSpec(string name) =>
         new() { Name = name, Image = "routeiq/no-such-image:never", Command = ["true"] };
