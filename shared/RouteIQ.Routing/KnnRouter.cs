@@ -87,6 +87,9 @@ public sealed class KnnRouter : IRouterHead
 
     private int ListCount => _listStarts.Length - 1;
 
+    /// <summary>Examples per index list (one list when the index is exact).</summary>
+    public IReadOnlyList<int> ListSizes => _listStarts.Zip(_listStarts.Skip(1), (a, b) => b - a).ToArray();
+
     public KnnOptions Options { get; }
 
     public string Type => TypeName;
@@ -137,21 +140,21 @@ public sealed class KnnRouter : IRouterHead
         var assignment = new int[n];
         for (var iteration = 0; iteration < 8; iteration++)
         {
+            // Capacity-bounded assignment: text clusters are very uneven (one "generic" cluster can
+            // hold a fifth of the data), which would make probing it as slow as a full scan.
+            var capacity = (int)Math.Ceiling(1.5 * n / k);
+            var fill = new int[k];
+            var sims = new float[k];
             for (var i = 0; i < n; i++)
             {
                 var row = x.AsSpan(i * d, d);
-                var best = 0;
-                var bestSim = float.NegativeInfinity;
                 for (var c = 0; c < k; c++)
                 {
-                    var sim = TensorPrimitives.Dot(centroids.AsSpan(c * d, d), row);
-                    if (sim > bestSim)
-                    {
-                        bestSim = sim;
-                        best = c;
-                    }
+                    sims[c] = fill[c] < capacity ? TensorPrimitives.Dot(centroids.AsSpan(c * d, d), row) : float.NegativeInfinity;
                 }
+                var best = TensorPrimitives.IndexOfMax(sims);
                 assignment[i] = best;
+                fill[best]++;
             }
             var sums = new float[k * d];
             for (var i = 0; i < n; i++)
