@@ -26,8 +26,17 @@ echo "[test] dotnet build RouteIQ.sln -c Release"
 dotnet build RouteIQ.sln -c Release
 
 echo "[test] dotnet test RouteIQ.sln -c Release --no-build $*"
-rc=0
-dotnet test RouteIQ.sln -c Release --no-build --logger "console;verbosity=normal" "$@" || rc=$?
+log=$(mktemp -t routeiq-test-XXXXXX.log)
+set +e
+dotnet test RouteIQ.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+# One closing line with the totals over every test project ("N passed, N failed, N skipped"),
+# from the per-project summaries ("Passed: N" / "Failed: N" / "Skipped: N" lines).
+count() { { grep -E "^\s+$1: [0-9]+\s*$" "$log" || true; } | awk '{s+=$2} END {print s+0}'; }
+totals="$(count Passed) passed, $(count Failed) failed, $(count Skipped) skipped"
+echo "Tests: $totals"
 
 if (( rc == 0 )); then
   echo "[test] SUMMARY: build ok, all tests passed ($((SECONDS - start))s)"

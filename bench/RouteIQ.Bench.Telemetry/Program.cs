@@ -1,1 +1,441 @@
-return 0;
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RouteIQ.Bench.Telemetry;
+using RouteIQ.ServiceDefaults;
+using RouteIQ.TelemetryIngest;
+using RouteIQ.TelemetryIngest.Datasets;
+using RouteIQ.TelemetryIngest.Inputs;
+using RouteIQ.TelemetryIngest.Otlp.Proto;
+using RouteIQ.TelemetryIngest.Parsing;
+using RouteIQ.TelemetryIngest.Store;
+
+// Load harness for telemetry-ingest. Modes:
+//   rabbit  [--count N]           publish N events from a separate process into two queues bound to the
+//                                 exchange, drain one with an ack-only consumer (the broker's ceiling),
+//                                 then the other with telemetry-ingest into a fresh PostgreSQL database.
+//   publish --uri U --count N     (child process) publish N raw JSON events with confirms.
+//   otlp    [--requests N]        POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL).
+//   parse   [--count N]           the shared parser alone (CPU, allocations per event).
+//   dataset [--count N]           store N decisions in PostgreSQL, build a dataset, report time and peak memory.
+// Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
+var mode = args.Length > 0 ? args[0] : "help";
+var options = Args.Parse(args.Skip(1));
+return mode switch
+{
+    "publish" => await Modes.PublishAsync(options),
+    "rabbit" => await Modes.RabbitAsync(options),
+    "otlp" => await Modes.OtlpAsync(options),
+    "dataset" => await Modes.DatasetAsync(options),
+    "parse" => Modes.Parse(options),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: RouteIQ.Bench.Telemetry rabbit|otlp|dataset [--count N] [--requests N] [--runs N]");
+    return 64;
+}
+
+namespace RouteIQ.Bench.Telemetry
+{
+    internal sealed class Args(Dictionary<string, string> values)
+    {
+        public static Args Parse(IEnumerable<string> args)
+        {
+            var list = args.ToList();
+            var values = new Dictionary<string, string>();
+            for (var i = 0; i + 1 < list.Count; i += 2)
+            {
+                values[list[i].TrimStart('-')] = list[i + 1];
+            }
+            return new Args(values);
+        }
+
+        public long Long(string name, long fallback) => values.TryGetValue(name, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        public string? Text(string name) => values.GetValueOrDefault(name);
+    }
+
+    internal static class Infra
+    {
+        public static string Rabbit => Environment.GetEnvironmentVariable("ROUTEIQ_TEST_RABBITMQ") is { Length: > 0 } v ? v : "amqp://guest:guest@127.0.0.1:5672/";
+        public static string Postgres => Environment.GetEnvironmentVariable("ROUTEIQ_TEST_POSTGRES") is { Length: > 0 } v ? v : "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres";
+
+        public static async Task<string> CreateDatabaseAsync(string prefix)
+        {
+            var name = $"{prefix}_{Guid.NewGuid():N}"[..(prefix.Length + 13)];
+            await using var connection = new NpgsqlConnection(Postgres);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await command.ExecuteNonQueryAsync();
+            return new NpgsqlConnectionStringBuilder(Postgres) { Database = name }.ConnectionString;
+        }
+
+        public static async Task DropDatabaseAsync(string connectionString)
+        {
+            NpgsqlConnection.ClearAllPools();
+            var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
+            await using var connection = new NpgsqlConnection(Postgres);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        public static async Task<string> CreateVirtualHostAsync(string prefix)
+        {
+            var vhost = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
+            await RunAsync("rabbitmqctl", "add_vhost", vhost);
+            await RunAsync("rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+            return new UriBuilder(new Uri(Rabbit)) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri.ToString();
+        }
+
+        public static Task DeleteVirtualHostAsync(string uri)
+            => RunAsync("rabbitmqctl", "delete_vhost", RabbitMqEndpoint.Parse(uri, "bench").VirtualHost);
+
+        public static async Task RunAsync(string file, params string[] args)
+        {
+            var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            using var process = Process.Start(psi)!;
+            await process.StandardOutput.ReadToEndAsync();
+            var error = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {error}");
+            }
+        }
+
+        public static async Task<WebApplication> StartHostAsync(Dictionary<string, string?> settings)
+        {
+            var builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseUrls($"http://127.0.0.1:{settings["port"]}");
+            settings.Remove("port");
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+            builder.AddServiceDefaults("telemetry-ingest");
+            builder.AddTelemetryIngest();
+            builder.AddRouteIQBus();
+            var app = builder.Build();
+            app.MapDefaultEndpoints();
+            app.MapTelemetryIngestApi();
+            await app.StartAsync();
+            return app;
+        }
+
+        public static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+
+    internal static class Modes
+    {
+        private const string IngestQueue = "telemetry-ingest.router-decisions";
+        private const string BaselineQueue = "bench.ack-only";
+        private const string Exchange = "routeiq.router_decision.v1";
+
+        public static async Task<int> PublishAsync(Args options)
+        {
+            var uri = options.Text("uri") ?? throw new ArgumentException("--uri is required");
+            var count = options.Long("count", 1_000_000);
+            var generator = new SyntheticTelemetry(seed: 99);
+            var publisher = new RawDecisionPublisher(RabbitMqEndpoint.Parse(uri, "--uri"), window: 1000);
+            var sw = Stopwatch.StartNew();
+            await publisher.PublishAsync(count, i => generator.Event(i));
+            Console.WriteLine(FormattableString.Invariant($"published {count} in {sw.Elapsed.TotalSeconds:F1} s ({count / sw.Elapsed.TotalSeconds:F0}/s)"));
+            return 0;
+        }
+
+        public static async Task<int> RabbitAsync(Args options)
+        {
+            var count = options.Long("count", 1_000_000);
+            var uri = await Infra.CreateVirtualHostAsync("bench-rmq");
+            var database = await Infra.CreateDatabaseAsync("bench_rmq");
+            try
+            {
+                var endpoint = RabbitMqEndpoint.Parse(uri, "bench");
+                await DeclareAsync(endpoint);
+
+                // The publisher is a separate process, as a gateway would be.
+                var self = Environment.ProcessPath!;
+                var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true };
+                if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+                {
+                    psi.ArgumentList.Add(typeof(Modes).Assembly.Location);
+                }
+                foreach (var a in new[] { "publish", "--uri", uri, "--count", count.ToString(CultureInfo.InvariantCulture) })
+                {
+                    psi.ArgumentList.Add(a);
+                }
+                using (var publisher = Process.Start(psi)!)
+                {
+                    Console.WriteLine("publisher: " + (await publisher.StandardOutput.ReadToEndAsync()).Trim());
+                    await publisher.WaitForExitAsync();
+                }
+
+                var baseline = await AckOnlyAsync(endpoint, count);
+                Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s"));
+
+                var sw = Stopwatch.StartNew();
+                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                {
+                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
+                    ["ConnectionStrings:RabbitMq"] = uri,
+                    ["ConnectionStrings:RouteIQ"] = database,
+                    ["RouteIQ:DataDir"] = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N")),
+                    ["RouteIQ:Telemetry:BatchSize"] = options.Text("batch") ?? "2000",
+                });
+                var contexts = app.Services.GetRequiredService<IDbContextFactory<TelemetryDbContext>>();
+                long stored = 0;
+                while (stored < count)
+                {
+                    await Task.Delay(250);
+                    await using var db = await contexts.CreateDbContextAsync();
+                    stored = await db.Decisions.LongCountAsync();
+                }
+                var ingest = sw.Elapsed;
+                Console.WriteLine(FormattableString.Invariant($"telemetry-ingest: {count} committed in PostgreSQL in {ingest.TotalSeconds:F2} s = {count / ingest.TotalSeconds:F0} events/s"));
+                Console.WriteLine(FormattableString.Invariant($"ratio to the ack-only baseline: {baseline.TotalSeconds / ingest.TotalSeconds:F2}"));
+                await app.StopAsync();
+            }
+            finally
+            {
+                await Infra.DeleteVirtualHostAsync(uri);
+                await Infra.DropDatabaseAsync(database);
+            }
+            return 0;
+        }
+
+        private static async Task DeclareAsync(RabbitMqEndpoint endpoint)
+        {
+            await using var connection = await Factory(endpoint).CreateConnectionAsync();
+            await using var channel = await connection.CreateChannelAsync();
+            await channel.ExchangeDeclareAsync(Exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
+            foreach (var queue in new[] { IngestQueue, BaselineQueue })
+            {
+                await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+                await channel.QueueBindAsync(queue, Exchange, "");
+            }
+        }
+
+        /// <summary>The broker's ceiling: a consumer that acks (multiple) every 1,000 deliveries and does nothing else.</summary>
+        private static async Task<TimeSpan> AckOnlyAsync(RabbitMqEndpoint endpoint, long count)
+        {
+            await using var connection = await Factory(endpoint).CreateConnectionAsync();
+            await using var channel = await connection.CreateChannelAsync();
+            await channel.BasicQosAsync(0, 4000, false);
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            long received = 0;
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += async (_, ea) =>
+            {
+                var n = ++received;
+                if (n % 1000 == 0 || n == count)
+                {
+                    await channel.BasicAckAsync(ea.DeliveryTag, multiple: true);
+                }
+                if (n == count)
+                {
+                    done.TrySetResult();
+                }
+            };
+            var sw = Stopwatch.StartNew();
+            await channel.BasicConsumeAsync(BaselineQueue, autoAck: false, consumer);
+            await done.Task;
+            return sw.Elapsed;
+        }
+
+        private static ConnectionFactory Factory(RabbitMqEndpoint e) => new()
+        {
+            HostName = e.Host, Port = e.Port, VirtualHost = e.VirtualHost, UserName = e.Username, Password = e.Password,
+        };
+
+        public static async Task<int> OtlpAsync(Args options)
+        {
+            var requests = (int)options.Long("requests", 200);
+            var concurrency = (int)options.Long("concurrency", 2);
+            var database = await Infra.CreateDatabaseAsync("bench_otlp");
+            try
+            {
+                var port = Infra.FreePort();
+                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                {
+                    ["port"] = port.ToString(CultureInfo.InvariantCulture),
+                    ["ConnectionStrings:RouteIQ"] = database,
+                    ["RouteIQ:DataDir"] = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N")),
+                });
+                var generator = new SyntheticTelemetry(seed: 98, includeQueryText: false);
+                var bodies = Enumerable.Range(0, requests).Select(r => BuildRequest(generator, r * 512L, 512)).ToArray();
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+                // Warm-up outside the measurement.
+                await PostAsync(http, BuildRequest(new SyntheticTelemetry(seed: 97), 0, 512));
+
+                var next = -1;
+                var sw = Stopwatch.StartNew();
+                await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+                {
+                    int i;
+                    while ((i = Interlocked.Increment(ref next)) < requests)
+                    {
+                        await PostAsync(http, bodies[i]);
+                    }
+                }));
+                var elapsed = sw.Elapsed;
+                var events = requests * 512L;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"otlp: {requests} requests x 512 spans ({bodies.Average(b => b.Length) / 1024:F0} KiB each), concurrency {concurrency}: {events} events in {elapsed.TotalSeconds:F2} s = {events / elapsed.TotalSeconds:F0} events/s"));
+                await app.StopAsync();
+            }
+            finally
+            {
+                await Infra.DropDatabaseAsync(database);
+            }
+            return 0;
+        }
+
+        private static byte[] BuildRequest(SyntheticTelemetry generator, long first, int spans)
+        {
+            var scope = new ScopeSpans { Scope = new InstrumentationScope { Name = "routeiq-gateway" } };
+            for (var i = 0; i < spans; i++)
+            {
+                var span = new Span
+                {
+                    TraceId = ByteString.CopyFrom(Guid.NewGuid().ToByteArray()),
+                    SpanId = ByteString.CopyFrom(BitConverter.GetBytes(first + i + 1)),
+                    Name = "router.route",
+                    StartTimeUnixNano = 1_760_000_000_000_000_000,
+                    EndTimeUnixNano = 1_760_000_000_010_000_000,
+                };
+                var e = new Span.Types.Event { Name = DecisionParser.ContractName, TimeUnixNano = 1_760_000_000_005_000_000 };
+                e.Attributes.Add(new KeyValue
+                {
+                    Key = DecisionParser.PayloadAttribute,
+                    Value = new AnyValue { StringValue = System.Text.Encoding.UTF8.GetString(generator.Event(first + i)) },
+                });
+                span.Events.Add(e);
+                scope.Spans.Add(span);
+            }
+            var request = new ExportTraceServiceRequest();
+            request.ResourceSpans.Add(new ResourceSpans { ScopeSpans = { scope } });
+            return request.ToByteArray();
+        }
+
+        private static async Task PostAsync(HttpClient http, byte[] body)
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-protobuf");
+            using var response = await http.PostAsync("v1/traces", content);
+            response.EnsureSuccessStatusCode();
+        }
+
+        public static int Parse(Args options)
+        {
+            var count = (int)options.Long("count", 200_000);
+            var generator = new SyntheticTelemetry(seed: 95);
+            var bodies = Enumerable.Range(0, count).Select(i => generator.Event(i)).ToArray();
+            var parser = new DecisionParser(new TelemetryIngestOptions(), TimeProvider.System);
+            for (var run = 0; run < 5; run++)
+            {
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
+                var sw = Stopwatch.StartNew();
+                var accepted = 0;
+                foreach (var body in bodies)
+                {
+                    accepted += parser.Parse(body, new DecisionContext(IngestSources.Bus)).IsAccepted ? 1 : 0;
+                }
+                var elapsed = sw.Elapsed;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"parse run {run}: {accepted}/{count} events ({bodies.Average(b => b.Length):F0} B avg) in {elapsed.TotalSeconds:F2} s = {count / elapsed.TotalSeconds:F0} events/s, {(GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)count:F0} B allocated/event"));
+            }
+            return 0;
+        }
+
+        public static async Task<int> DatasetAsync(Args options)
+        {
+            var count = options.Long("count", 1_000_000);
+            var database = await Infra.CreateDatabaseAsync("bench_ds");
+            var dataDir = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                {
+                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
+                    ["ConnectionStrings:RouteIQ"] = database,
+                    ["RouteIQ:DataDir"] = dataDir,
+                    ["RouteIQ:Telemetry:StoreQueryText"] = "true",
+                });
+                var parser = app.Services.GetRequiredService<DecisionParser>();
+                var writer = app.Services.GetRequiredService<IDecisionWriter>();
+                var generator = new SyntheticTelemetry(seed: 96);
+                var fill = Stopwatch.StartNew();
+                for (long start = 0; start < count; start += 10_000)
+                {
+                    var batch = new List<RouterDecision>(10_000);
+                    for (var i = start; i < Math.Min(count, start + 10_000); i++)
+                    {
+                        batch.Add(parser.Parse(generator.Event(i), new DecisionContext(IngestSources.File)).Decision!);
+                    }
+                    await writer.WriteAsync(batch, [], CancellationToken.None);
+                }
+                Console.WriteLine(FormattableString.Invariant($"stored {count} decisions in {fill.Elapsed.TotalSeconds:F1} s"));
+
+                for (var run = 0; run < options.Long("runs", 3); run++)
+                {
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    GC.WaitForPendingFinalizers();
+                    using var process = Process.GetCurrentProcess();
+                    var baseline = process.WorkingSet64;
+                    long peak = baseline, peakManaged = GC.GetTotalMemory(false);
+                    using var sampling = new CancellationTokenSource();
+                    var sampler = Task.Run(async () =>
+                    {
+                        while (!sampling.IsCancellationRequested)
+                        {
+                            process.Refresh();
+                            peak = Math.Max(peak, process.WorkingSet64);
+                            peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                            await Task.Delay(20);
+                        }
+                    });
+                    await using var scope = app.Services.CreateAsyncScope();
+                    var builder = scope.ServiceProvider.GetRequiredService<DatasetBuilder>();
+                    var sw = Stopwatch.StartNew();
+                    var info = await builder.BuildAsync(new DatasetRequest
+                    {
+                        DatasetId = $"bench-{run}",
+                        IncludeRoutingMetadata = true,
+                        ModelCatalog = SyntheticTelemetry.Catalog.ToDictionary(kv => kv.Key, kv => kv.Value),
+                    });
+                    var elapsed = sw.Elapsed;
+                    await sampling.CancelAsync();
+                    await sampler;
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"dataset run {run}: {info.TotalRecords} records ({info.UniqueQueries} unique queries) in {elapsed.TotalSeconds:F2} s; process working set {baseline / 1048576.0:F0} MiB before, peak {peak / 1048576.0:F0} MiB (+{(peak - baseline) / 1048576.0:F0} MiB); peak managed heap {peakManaged / 1048576.0:F0} MiB"));
+                }
+                await app.StopAsync();
+            }
+            finally
+            {
+                await Infra.DropDatabaseAsync(database);
+                try
+                {
+                    Directory.Delete(dataDir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+            return 0;
+        }
+    }
+}

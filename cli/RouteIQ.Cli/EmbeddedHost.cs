@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration.Memory;
 using RouteIQ.GatewayAdmin;
 using RouteIQ.Rollout;
 using RouteIQ.ServiceDefaults;
@@ -15,9 +16,19 @@ public static class EmbeddedHost
 {
     public const string DefaultUrl = "http://127.0.0.1:8080";
 
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, IReadOnlyDictionary<string, string?>? defaults = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // Embedded defaults sit below every other source, so configuration still overrides them.
+        ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>(defaults ?? new Dictionary<string, string?>())
+            {
+                ["RouteIQ:Workloads:Launcher"] = "Process",
+                // One process owns everything it starts: router servers end with it.
+                ["RouteIQ:Rollout:StopServersOnShutdown"] = "true",
+            },
+        });
         builder.UseDefaultUrls(DefaultUrl);
         builder.AddServiceDefaults("embedded");
         configure?.Invoke(builder);

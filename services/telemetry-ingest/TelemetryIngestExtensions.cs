@@ -1,16 +1,320 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 using RouteIQ.ServiceDefaults;
+using RouteIQ.TelemetryIngest.Datasets;
+using RouteIQ.TelemetryIngest.Inputs;
+using RouteIQ.TelemetryIngest.Otlp;
+using RouteIQ.TelemetryIngest.Parsing;
+using RouteIQ.TelemetryIngest.Store;
 
 namespace RouteIQ.TelemetryIngest;
 
 public static class TelemetryIngestExtensions
 {
+    /// <summary>
+    /// telemetry-ingest: the decision store (schema <c>telemetry</c>), the shared parser and
+    /// writer, the OTLP receiver, the Jaeger and JSONL importers, the dataset builder, and —
+    /// when <c>ConnectionStrings:RabbitMq</c> is set — the raw RabbitMQ input.
+    /// </summary>
     public static IHostApplicationBuilder AddTelemetryIngest(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<TelemetryIngestOptions>()
+            .BindConfiguration(TelemetryIngestOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.AddRouteIQDbContext<TelemetryDbContext>(TelemetryDbContext.Schema);
+        var database = PersistenceExtensions.ResolveDatabase(builder.Configuration, TelemetryDbContext.Schema);
+        if (database.Provider == DatabaseProvider.PostgreSql)
+        {
+            builder.Services.AddKeyedSingleton(nameof(TelemetryIngest), (_, _) => NpgsqlDataSource.Create(database.ConnectionString));
+            builder.Services.AddSingleton<IDecisionWriter>(sp => new PostgresDecisionWriter(
+                sp.GetRequiredKeyedService<NpgsqlDataSource>(nameof(TelemetryIngest)), database.Schema, sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            builder.Services.AddSingleton<IDecisionWriter>(sp => new SqliteDecisionWriter(database.ConnectionString, sp.GetRequiredService<TimeProvider>()));
+        }
+
+        builder.Services.AddSingleton(sp => new DecisionParser(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<IngestMetrics>();
+        builder.Services.AddSingleton<IngestService>();
+        builder.Services.AddSingleton<OtlpTraceReceiver>();
+        builder.Services.AddSingleton<JsonlImporter>();
+        builder.Services.AddHttpClient<JaegerImporter>(c => c.Timeout = TimeSpan.FromMinutes(5));
+        builder.Services.AddSingleton<TelemetrySummaryQuery>();
+        builder.Services.AddScoped<DatasetBuilder>();
+
+        var rabbit = builder.Configuration.GetConnectionString("RabbitMq");
+        if (!string.IsNullOrWhiteSpace(rabbit))
+        {
+            var endpoint = RabbitMqEndpoint.Parse(rabbit, BusSettings.ConnectionStringKey);
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RabbitMqDecisionConsumer>(sp, endpoint));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RabbitMqDecisionConsumer>());
+            builder.Services.AddHealthChecks().Add(new HealthCheckRegistration("telemetry-rabbitmq-input",
+                sp => sp.GetRequiredService<RabbitMqDecisionConsumer>(), HealthStatus.Degraded, ["ready"]));
+        }
         return builder;
     }
 
     public static IEndpointRouteBuilder MapTelemetryIngestApi(this IEndpointRouteBuilder endpoints)
     {
+        // Not under /admin: collectors and gateways export here without our API key.
+        endpoints.MapPost("/v1/traces", (HttpContext context, OtlpTraceReceiver receiver) => receiver.HandleAsync(context))
+            .WithName("OtlpTraces")
+            .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
+            .DisableAntiforgery();
+
+        var admin = endpoints.MapGroup("/admin").WithTags("telemetry");
+        admin.MapPost("/telemetry/events", PostEventsAsync)
+            .WithName("IngestTelemetryEvents")
+            .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request)");
+        admin.MapPost("/telemetry/jaeger", PostJaegerAsync)
+            .WithName("IngestJaeger")
+            .WithSummary("Backfill decisions from a Jaeger query service");
+        admin.MapGet("/telemetry/summary", GetSummaryAsync)
+            .WithName("TelemetrySummary")
+            .WithSummary("Counts by model, strategy and outcome, latency percentiles, token sums, rejections by reason");
+        admin.MapGet("/telemetry/rejected", GetRejectedAsync)
+            .WithName("RejectedEvents")
+            .WithSummary("The most recent rejected events with their reason and raw body");
+        admin.MapPost("/datasets", PostDatasetAsync)
+            .WithName("BuildDataset")
+            .WithSummary("Build an LLMRouter dataset from stored decisions and publish DatasetBuilt");
+        admin.MapGet("/datasets", ListDatasetsAsync)
+            .WithName("ListDatasets")
+            .WithSummary("Datasets built so far, newest first");
+        admin.MapGet("/datasets/{id}", GetDatasetAsync)
+            .WithName("GetDataset")
+            .WithSummary("One dataset: files, counts and conversion metadata");
         return endpoints;
     }
+
+    private static async Task<IResult> PostEventsAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+    {
+        byte[] body;
+        try
+        {
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, cancellationToken);
+            body = buffer.ToArray();
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(413, "body", "request body over the 1 MiB limit; send files in chunks");
+        }
+        var first = body.AsSpan().TrimStart(" \t\r\n\uFEFF"u8);
+        try
+        {
+            var report = first.Length > 0 && first[0] == (byte)'['
+                ? await importer.ImportArrayAsync(body, IngestSources.Http, cancellationToken)
+                : await importer.ImportAsync(new MemoryStream(body, writable: false), IngestSources.Http, null, cancellationToken);
+            return Results.Json(report, TelemetryJson.Options);
+        }
+        catch (FormatException ex)
+        {
+            return Problem(400, "body", ex.Message);
+        }
+    }
+
+    /// <summary><c>POST /admin/telemetry/jaeger</c> body.</summary>
+    public sealed record JaegerImportRequest
+    {
+        public string? Url { get; init; }
+        public string? Service { get; init; }
+
+        /// <summary>Epoch microseconds; default one hour before <see cref="End"/>.</summary>
+        public long? Start { get; init; }
+
+        /// <summary>Epoch microseconds; default now.</summary>
+        public long? End { get; init; }
+
+        public int? Limit { get; init; }
+    }
+
+    private static async Task<IResult> PostJaegerAsync(HttpRequest request, JaegerImporter importer, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var body = await ReadJsonAsync<JaegerImportRequest>(request, cancellationToken);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+        var r = body.Value!;
+        if (!Uri.TryCreate(r.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            return Problem(400, "url", "must be an absolute http(s) URL of a Jaeger query service");
+        }
+        if (string.IsNullOrWhiteSpace(r.Service))
+        {
+            return Problem(400, "service", "is required");
+        }
+        var end = r.End ?? time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        var start = r.Start ?? end - 3_600_000_000L;
+        if (start >= end)
+        {
+            return Problem(400, "start", "must be before end (epoch microseconds)");
+        }
+        if (r.Limit is < 1 or > 100_000)
+        {
+            return Problem(400, "limit", "must be between 1 and 100000");
+        }
+        try
+        {
+            var report = await importer.ImportAsync(new JaegerQuery(url, r.Service, start, end, r.Limit ?? 1000), null, cancellationToken);
+            return Results.Json(report, TelemetryJson.Options);
+        }
+        catch (Exception ex) when (ex is JaegerImportException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return Problem(502, "url", ex.Message);
+        }
+    }
+
+    private static async Task<IResult> GetSummaryAsync(string? since, string? until, TelemetrySummaryQuery query, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!TryParseTime(since, out var from))
+        {
+            return Problem(400, "since", "must be an ISO 8601 timestamp or epoch milliseconds");
+        }
+        if (!TryParseTime(until, out var to))
+        {
+            return Problem(400, "until", "must be an ISO 8601 timestamp or epoch milliseconds");
+        }
+        var end = to ?? time.GetUtcNow();
+        var start = from ?? DateTimeOffset.UnixEpoch;
+        if (start >= end)
+        {
+            return Problem(400, "since", "must be before until");
+        }
+        return Results.Json(await query.GetAsync(start, end, cancellationToken), TelemetryJson.Options);
+    }
+
+    private static async Task<IResult> GetRejectedAsync(int? limit, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            return Problem(400, "limit", "must be between 1 and 1000");
+        }
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await db.RejectedEvents.AsNoTracking().OrderByDescending(r => r.Id).Take(limit ?? 100)
+            .Select(r => new { r.Id, ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(r.ReceivedAtMs), r.Source, r.Reason, r.RawBody })
+            .ToListAsync(cancellationToken);
+        return Results.Json(rows, TelemetryJson.Options);
+    }
+
+    private static async Task<IResult> PostDatasetAsync(HttpRequest request, DatasetBuilder builder, CancellationToken cancellationToken)
+    {
+        var body = await ReadJsonAsync<DatasetRequest>(request, cancellationToken, allowEmpty: true);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+        try
+        {
+            var info = await builder.BuildAsync(body.Value ?? new DatasetRequest(), null, cancellationToken);
+            return Results.Json(info, TelemetryJson.Options, statusCode: StatusCodes.Status201Created);
+        }
+        catch (DatasetRequestException ex)
+        {
+            return Problem(400, ex.Field, ex.Message);
+        }
+        catch (DatasetConflictException ex)
+        {
+            return Problem(409, "dataset_id", ex.Message);
+        }
+    }
+
+    private static async Task<IResult> ListDatasetsAsync(IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await db.Datasets.AsNoTracking().OrderByDescending(d => d.CreatedAtMs).ThenBy(d => d.DatasetId).ToListAsync(cancellationToken);
+        return Results.Json(rows.Select(r => ToInfo(r, withMetadata: false)), TelemetryJson.Options);
+    }
+
+    private static async Task<IResult> GetDatasetAsync(string id, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.DatasetId == id, cancellationToken);
+        return row is null
+            ? Problem(404, "id", $"dataset '{id}' not found")
+            : Results.Json(ToInfo(row, withMetadata: true), TelemetryJson.Options);
+    }
+
+    private static DatasetInfo ToInfo(DatasetRow row, bool withMetadata)
+    {
+        using var metadata = JsonDocument.Parse(row.MetadataJson);
+        var files = new List<Contracts.ArtifactFile>();
+        if (metadata.RootElement.TryGetProperty("sha256", out var hashes))
+        {
+            foreach (var file in hashes.EnumerateObject())
+            {
+                files.Add(new Contracts.ArtifactFile(file.Name, file.Value.GetString() ?? "", -1));
+            }
+        }
+        return new DatasetInfo
+        {
+            DatasetId = row.DatasetId,
+            Uri = row.Uri,
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAtMs),
+            TotalRecords = row.TotalRecords,
+            TrainRecords = row.TrainRecords,
+            TestRecords = row.TestRecords,
+            UniqueQueries = row.UniqueQueries,
+            Files = files,
+            Metadata = withMetadata ? metadata.RootElement.Clone() : null,
+        };
+    }
+
+    private static async Task<(T? Value, IResult? Error)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken, bool allowEmpty = false)
+        where T : class
+    {
+        try
+        {
+            if (allowEmpty && request.ContentLength == 0)
+            {
+                return (null, null);
+            }
+            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, TelemetryJson.Options, cancellationToken);
+            return value is null && !allowEmpty ? (null, Problem(400, "body", "a JSON object is required")) : (value, null);
+        }
+        catch (JsonException ex)
+        {
+            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
+            return (null, Problem(400, field, $"invalid JSON ({ex.Message.Split(" Path:")[0]})"));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, Problem(413, "body", "request body over the 1 MiB limit"));
+        }
+    }
+
+    private static bool TryParseTime(string? text, out DateTimeOffset? value)
+    {
+        value = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return true;
+        }
+        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
+        {
+            value = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            return true;
+        }
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+        return false;
+    }
+
+    private static IResult Problem(int status, string field, string detail)
+        => Results.Problem(statusCode: status, detail: detail, extensions: new Dictionary<string, object?>
+        {
+            ["error"] = detail,
+            ["field"] = field,
+        });
 }

@@ -20,6 +20,9 @@ public sealed record TrainCompleted
     /// <summary>MLflow run id, when MLflow is configured.</summary>
     public string? RunId { get; init; }
 
+    /// <summary>The MLflow model version that run registered (<c>name = model and run_id = run</c>), when there is one.</summary>
+    public string? MlflowModelVersion { get; init; }
+
     public string? ImageKey { get; init; }
     public string? ServeImage { get; init; }
     public IReadOnlyList<string>? ServeCommand { get; init; }

@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using MassTransit;
+using RouteIQ.Artifacts;
+using RouteIQ.Contracts;
+using RouteIQ.Rollout;
+using RouteIQ.Rollout.Registry;
+using RouteIQ.Rollout.Rollouts;
+using RouteIQ.Rollout.Serving;
+using RouteIQ.ServiceDefaults;
+
+namespace RouteIQ.Bench.Rollout;
+
+/// <summary>
+/// The stable endpoint under a fixed request rate: the latency it adds over calling the
+/// serving workload directly, and — during real blue/green rolls of the full rollout service
+/// (registry, publish, launcher, probe, switch, drain, record, retire) — the time from
+/// "candidate healthy" to the first request the candidate serves, and any failed request.
+/// </summary>
+public static class StableEndpointBench
+{
+    private const string Model = "bench-router";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var rate = Arg(args, "--rate", 1000);
+        var seconds = Arg(args, "--seconds", 10);
+        var rounds = Arg(args, "--rounds", 3);
+        var rolls = Arg(args, "--rolls", 5);
+
+        var dataDir = Path.Combine(Path.GetTempPath(), $"routeiq-bench-rollout-{Guid.NewGuid():N}");
+        var publicUrl = $"http://127.0.0.1:{FreePort()}";
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["RouteIQ:DataDir"] = dataDir,
+            ["RouteIQ:NodeName"] = "bench",
+            ["RouteIQ:Rollout:PublicUrl"] = publicUrl,
+            ["RouteIQ:Rollout:StopServersOnShutdown"] = "true",
+            ["RouteIQ:Workloads:Launcher"] = "Process",
+        });
+        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort()}");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddServiceDefaults("bench-rollout");
+        builder.AddRollout();
+        builder.AddRouteIQBus();
+        await using var app = builder.Build();
+        await app.StartAsync();
+
+        var store = app.Services.GetRequiredService<IArtifactStore>();
+        var registry = app.Services.GetRequiredService<ModelRegistry>();
+        var coordinator = app.Services.GetRequiredService<RolloutCoordinator>();
+        var routes = app.Services.GetRequiredService<StableRouteTable>();
+        var bus = app.Services.GetRequiredService<IBus>();
+        // Under `dotnet run` this process is the apphost; under `dotnet x.dll` it is dotnet itself.
+        IReadOnlyList<string> serveCommand = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet"
+            ? [Environment.ProcessPath!, typeof(StableEndpointBench).Assembly.Location, "serve"]
+            : [Environment.ProcessPath!, "serve"];
+
+        for (var i = 1; i <= 2; i++)
+        {
+            var job = Guid.NewGuid();
+            await using (var content = new MemoryStream(Encoding.UTF8.GetBytes($"{{\"weights\":[{i}]}}")))
+            {
+                await store.PutAsync(ArtifactKeys.RunOutput(job) + "model.json", content);
+            }
+            await registry.RegisterAsync(new TrainCompleted
+            {
+                JobId = job, Trainer = "bench", Node = "bench", WorkloadName = "bench", ModelName = Model,
+                OutputUri = store.GetUri(ArtifactKeys.RunOutput(job)), ServeImage = "bench-serve", ServeCommand = serveCommand,
+                CompletedAt = DateTimeOffset.UtcNow,
+            }, CancellationToken.None);
+        }
+        await RollAsync(coordinator, routes, bus, 1);
+        var direct = routes.Find(Model)!.ServerUrl + "/invocations";
+        var proxied = $"{publicUrl}/{Model}/invocations";
+
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = 512,
+        }) { Timeout = TimeSpan.FromSeconds(10) };
+        var load = new LoadGenerator(client);
+
+        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores");
+        await load.RunAsync("warmup-direct", direct, rate, TimeSpan.FromSeconds(2));
+        await load.RunAsync("warmup-proxy", proxied, rate, TimeSpan.FromSeconds(2));
+
+        var added50 = new List<double>();
+        var added99 = new List<double>();
+        var errors = 0;
+        for (var round = 1; round <= rounds; round++)
+        {
+            var d = await load.RunAsync("direct", direct, rate, TimeSpan.FromSeconds(seconds));
+            var p = await load.RunAsync("proxy", proxied, rate, TimeSpan.FromSeconds(seconds));
+            errors += d.Errors + p.Errors;
+            added50.Add(p.Percentile(50) - d.Percentile(50));
+            added99.Add(p.Percentile(99) - d.Percentile(99));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {round}: direct p50 {d.Percentile(50):0.000} ms p99 {d.Percentile(99):0.000} ms ({d.AchievedRate:0}/s, {d.Errors} errors) | "
+                + $"proxy p50 {p.Percentile(50):0.000} ms p99 {p.Percentile(99):0.000} ms ({p.AchievedRate:0}/s, {p.Errors} errors) | "
+                + $"added p50 {added50[^1]:0.000} ms p99 {added99[^1]:0.000} ms"));
+        }
+
+        // Real rolls while the load runs through the stable endpoint.
+        var switches = new List<double>();
+        var seen = new List<int>();
+        var rollSeconds = rolls * 5 + 2;
+        var rolling = load.RunAsync("rolls", proxied, rate, TimeSpan.FromSeconds(rollSeconds), v => { lock (seen) { seen.Add(v); } });
+        await Task.Delay(1000);
+        for (var i = 0; i < rolls; i++)
+        {
+            var version = i % 2 == 0 ? 2 : 1;
+            await RollAsync(coordinator, routes, bus, version);
+            await Task.Delay(200);
+            var route = routes.Find(Model)!;
+            switches.Add(route.SwitchTime?.TotalMilliseconds ?? double.NaN);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"roll to v{version}: candidate healthy → first request served {switches[^1]:0.00} ms"));
+        }
+        var during = await rolling;
+        errors += during.Errors;
+        int changes;
+        lock (seen)
+        {
+            changes = seen.Where((v, i) => i > 0 && seen[i - 1] != v).Count();
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"SUMMARY added p50 median {Median(added50):0.000} ms, added p99 median {Median(added99):0.000} ms, "
+            + $"switch median {Median(switches):0.00} ms max {switches.Max():0.00} ms, "
+            + $"{during.LatenciesMs.Length} requests during {rolls} rolls with {during.Errors} errors (answers changed {changes} times, completion order), total errors {errors}"));
+        await app.StopAsync();
+        return errors == 0 ? 0 : 1;
+    }
+
+    private static async Task RollAsync(RolloutCoordinator coordinator, StableRouteTable routes, IBus bus, int version)
+    {
+        await coordinator.RollAsync(new RollRequested { JobId = Guid.NewGuid(), ModelName = Model, Ref = version.ToString(CultureInfo.InvariantCulture), RequestedAt = DateTimeOffset.UtcNow }, bus, CancellationToken.None);
+        if (routes.Find(Model)?.Version != version)
+        {
+            throw new InvalidOperationException($"roll to v{version} failed (see the log)");
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

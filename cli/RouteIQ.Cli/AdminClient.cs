@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace RouteIQ.Cli;
+
+/// <summary>Thin client of the admin API used by every verb except <c>up</c> and <c>demo</c>.</summary>
+public sealed class AdminClient(HttpClient http) : IDisposable
+{
+    public static AdminClient Create(string server, string? apiKey, TimeSpan? timeout = null)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromHours(25) };
+        if (!string.IsNullOrEmpty(apiKey))
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return new AdminClient(http);
+    }
+
+    public HttpClient Http => http;
+
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body = null,
+        IReadOnlyDictionary<string, string>? headers = null, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+        foreach (var (key, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.TryAddWithoutValidation(key, value);
+        }
+        using var response = await http.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        JsonNode? json = null;
+        if (text.Length > 0)
+        {
+            try
+            {
+                json = JsonNode.Parse(text);
+            }
+            catch (JsonException)
+            {
+                json = JsonValue.Create(text);
+            }
+        }
+        return new ApiResponse(response.StatusCode, json, response.Headers.Location?.ToString(), text);
+    }
+
+    public void Dispose() => http.Dispose();
+}
+
+public sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, string? Location, string Text)
+{
+    public bool Ok => (int)Status is >= 200 and < 300;
+
+    /// <summary>The best one-line description of an error answer.</summary>
+    public string ErrorMessage()
+    {
+        if (Body is JsonObject o)
+        {
+            var parts = new[] { "error", "detail", "title" }
+                .Select(k => o[k]?.GetValueKind() == JsonValueKind.String ? o[k]!.GetValue<string>() : null)
+                .Where(s => !string.IsNullOrEmpty(s))
+                .Distinct()
+                .ToList();
+            if (parts.Count > 0)
+            {
+                return string.Join(": ", parts);
+            }
+        }
+        return $"HTTP {(int)Status}: {Text}";
+    }
+}

@@ -1,0 +1,305 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using RouteIQ.Contracts;
+using RouteIQ.GatewayAdmin.Specs;
+
+namespace RouteIQ.GatewayAdmin.Ledger;
+
+/// <summary>Wakes the outbox dispatcher when a row was written (coalesced: one pending wake at most).</summary>
+public sealed class OutboxSignal
+{
+    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Pulse() => _channel.Writer.TryWrite(true);
+
+    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await _channel.Reader.ReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// The job ledger: creates jobs (job row + outbox row in one transaction) and applies the
+/// other services' events to them. Every change is an optimistic-concurrency update, so two
+/// replicas never both move one job; a committed state change is announced with
+/// <see cref="JobStateChanged"/>.
+/// </summary>
+public sealed class JobLedger(
+    IDbContextFactory<LedgerDbContext> contexts,
+    JobWriter writer,
+    OutboxSignal outboxSignal,
+    JobWaiters waiters,
+    IBus bus,
+    TimeProvider time,
+    IOptions<AdminOptions> adminOptions,
+    ILogger<JobLedger> logger)
+{
+    public static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+
+    public sealed record CreateResult(Job Job, bool Created);
+
+    public async Task<CreateResult> CreateTrainJobAsync(ResolvedTrain resolved, JsonObject request, bool rollOnSuccess,
+        string? alias, int waitReadySeconds, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var job = new Job
+        {
+            Id = NewId.NextSequentialGuid(),
+            Kind = JobKinds.Train,
+            Trainer = resolved.Trainer,
+            ModelName = resolved.ModelName,
+            State = JobStates.Queued,
+            Phase = "training",
+            RollOnSuccess = rollOnSuccess,
+            IdempotencyKey = idempotencyKey,
+            CreatedAt = now,
+            RequestJson = request.ToJsonString(),
+            ResolvedJson = LedgerJson.Serialize(Redacted(resolved)),
+        };
+        var message = new TrainRequested
+        {
+            JobId = job.Id,
+            Trainer = resolved.Trainer,
+            Image = resolved.Image,
+            ImageKey = resolved.ImageKey,
+            ServeImage = resolved.ServeImage,
+            Command = resolved.Command,
+            ServeCommand = resolved.ServeCommand,
+            Environment = resolved.Environment,
+            Parameters = resolved.Parameters,
+            Gpus = resolved.Gpus,
+            TimeoutSeconds = resolved.TimeoutSeconds,
+            ModelName = resolved.ModelName,
+            DatasetUri = resolved.DatasetUri,
+            Resources = resolved.Resources,
+            RollOnSuccess = rollOnSuccess,
+            Alias = alias,
+            WaitReadySeconds = waitReadySeconds,
+            Attempt = 1,
+            RequestedAt = now,
+        };
+        job.DispatchJson = JsonSerializer.Serialize(message, LedgerJson.Messages);
+        return await InsertAsync(job, OutboxMessages.Send(message, now, job.DispatchJson), cancellationToken);
+    }
+
+    public async Task<CreateResult> CreateRollJobAsync(RollRequested message, JsonObject request, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var job = new Job
+        {
+            Id = message.JobId,
+            Kind = message.IsRollback ? JobKinds.Rollback : JobKinds.Roll,
+            ModelName = message.ModelName,
+            State = JobStates.Queued,
+            Phase = "rolling",
+            IdempotencyKey = idempotencyKey,
+            CreatedAt = message.RequestedAt,
+            RequestJson = request.ToJsonString(),
+            ResolvedJson = LedgerJson.Serialize(new { message.ModelName, message.Ref, message.ServeImage, message.WaitReadySeconds, message.IsRollback }),
+        };
+        return await InsertAsync(job, OutboxMessages.Publish(job.Id, message, message.RequestedAt), cancellationToken);
+    }
+
+    private async Task<CreateResult> InsertAsync(Job job, OutboxMessage outbox, CancellationToken cancellationToken)
+    {
+        if (job.IdempotencyKey is { } key && await FindByIdempotencyKeyAsync(key, cancellationToken) is { } existing)
+        {
+            return new CreateResult(existing, false);
+        }
+
+        try
+        {
+            // Job and outbox row commit together (one transaction), so a crash in between can
+            // neither lose the dispatch nor dispatch a job that does not exist.
+            await writer.WriteAsync(job, outbox).WaitAsync(cancellationToken);
+        }
+        catch (DbUpdateException) when (job.IdempotencyKey is { } raced)
+        {
+            // Another request with the same key won the race.
+            if (await FindByIdempotencyKeyAsync(raced, cancellationToken) is { } winner)
+            {
+                return new CreateResult(winner, false);
+            }
+            throw;
+        }
+
+        if (adminOptions.Value.CrashAfterJobWrite)
+        {
+            Environment.FailFast($"RouteIQ:Admin:CrashAfterJobWrite: crashing after writing job {job.Id}");
+        }
+        outboxSignal.Pulse();
+        logger.LogInformation("Job {JobId} ({Kind} {Trainer}) queued", job.Id, job.Kind, job.Trainer ?? job.ModelName);
+        return new CreateResult(job, true);
+    }
+
+    private async Task<Job?> FindByIdempotencyKeyAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var job = await db.Jobs.SingleOrDefaultAsync(j => j.IdempotencyKey == key, cancellationToken);
+        if (job is null)
+        {
+            return null;
+        }
+        if (time.GetUtcNow() - job.CreatedAt <= IdempotencyWindow)
+        {
+            return job;
+        }
+        // Expired: the key is free again.
+        job.IdempotencyKey = null;
+        job.Revision++;
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Someone else released it or the job moved on; either way the key is free or about to be.
+        }
+        return null;
+    }
+
+    public async Task<Job?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Id == id, cancellationToken);
+    }
+
+    public async Task<List<Job>> ListAsync(string? trainer, string? state, string? kind, int limit, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var query = db.Jobs.AsNoTracking();
+        if (!string.IsNullOrEmpty(trainer))
+        {
+            query = query.Where(j => j.Trainer == trainer);
+        }
+        if (!string.IsNullOrEmpty(state))
+        {
+            query = query.Where(j => j.State == state);
+        }
+        if (!string.IsNullOrEmpty(kind))
+        {
+            query = query.Where(j => j.Kind == kind);
+        }
+        return await query.OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies a change to one job: <paramref name="change"/> mutates it (and may add outbox
+    /// rows) and returns whether anything changed. Retried on a concurrent update.
+    /// </summary>
+    public async Task<Job?> ApplyAsync(Guid jobId, Func<Job, LedgerDbContext, DateTimeOffset, bool> change, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == jobId, cancellationToken);
+            if (job is null)
+            {
+                logger.LogWarning("Event for unknown job {JobId} ignored", jobId);
+                return null;
+            }
+            var stateBefore = job.State;
+            var phaseBefore = job.Phase;
+            var addsOutbox = db.Outbox.Local.Count;
+            if (!change(job, db, time.GetUtcNow()))
+            {
+                return job;
+            }
+            job.Revision++;
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 10)
+            {
+                continue;
+            }
+            if (db.Outbox.Local.Count > addsOutbox)
+            {
+                outboxSignal.Pulse();
+            }
+            if (job.State != stateBefore || job.Phase != phaseBefore || JobStates.IsTerminal(job.State))
+            {
+                await AnnounceAsync(job, cancellationToken);
+            }
+            return job;
+        }
+    }
+
+    private async Task AnnounceAsync(Job job, CancellationToken cancellationToken)
+    {
+        waiters.Wake(job.Id);
+        try
+        {
+            await bus.Publish(new JobStateChanged
+            {
+                JobId = job.Id,
+                State = job.State,
+                Terminal = JobStates.IsTerminal(job.State),
+                ChangedAt = time.GetUtcNow(),
+            }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Waiters on other replicas fall back to their slow timer.
+            logger.LogWarning(ex, "Could not announce the new state of job {JobId}", job.Id);
+        }
+    }
+
+    /// <summary>Cancels a train job that has not ended: the runners stop and remove its workload.</summary>
+    public async Task<(Job? Job, string? Problem)> CancelAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        string? problem = null;
+        var job = await ApplyAsync(jobId, (job, db, now) =>
+        {
+            problem = null;
+            if (job.Kind != JobKinds.Train)
+            {
+                problem = "only train jobs can be cancelled";
+                return false;
+            }
+            if (JobStates.IsTerminal(job.State))
+            {
+                problem = $"job already {job.State}";
+                return false;
+            }
+            var cancelledWhile = job.State;
+            job.State = JobStates.Cancelled;
+            job.FinishedAt = now;
+            job.StatusCode = 409;
+            job.ErrorJson = new JsonObject { ["error"] = "job cancelled", ["job_id"] = job.Id, ["cancelled_while"] = cancelledWhile }.ToJsonString();
+            db.Outbox.Add(OutboxMessages.Publish(job.Id, new CancelTrain { JobId = job.Id, Reason = "cancelled by request", RequestedAt = now }, now));
+            return true;
+        }, cancellationToken);
+        return (job, problem);
+    }
+
+    private static object Redacted(ResolvedTrain r) => new
+    {
+        r.Trainer,
+        r.Image,
+        r.ImageKey,
+        r.ServeImage,
+        r.TimeoutSeconds,
+        r.Gpus,
+        Environment = EnvironmentNames.Redact(r.Environment),
+        Parameters = EnvironmentNames.Redact(r.Parameters),
+        r.ModelName,
+        r.Command,
+        r.ServeCommand,
+        Dataset = r.DatasetUri,
+        r.Resources,
+        r.AutoRoll,
+    };
+}

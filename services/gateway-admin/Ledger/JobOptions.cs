@@ -1,0 +1,34 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RouteIQ.GatewayAdmin.Ledger;
+
+/// <summary>Section <c>RouteIQ:Jobs</c>: shared with the runners (heartbeat period).</summary>
+public sealed class JobOptions
+{
+    public const string Section = "RouteIQ:Jobs";
+
+    /// <summary>Runner heartbeat period (default: <c>RouteIQ:Runner:HeartbeatSeconds</c>, else 10); a running job silent for 3× this is lost.</summary>
+    [Range(1, 3600)]
+    public int HeartbeatSeconds { get; set; } = 10;
+
+    /// <summary>Dispatches of a job (lost runners count, hand-backs do not) before it fails with "runner lost".</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 2;
+}
+
+/// <summary>Section <c>RouteIQ:Admin</c> (besides <c>ApiKeys</c>, which ServiceDefaults reads).</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "RouteIQ:Admin";
+
+    /// <summary>How long a synchronous train waits, after success, for the registry to report the version.</summary>
+    [Range(0, 600)]
+    public int VersionGraceSeconds { get; set; } = 15;
+
+    /// <summary>Extra time a synchronous request waits beyond the job's own timeout (queueing, start-up) before answering 202.</summary>
+    [Range(0, 86400)]
+    public int SyncGraceSeconds { get; set; } = 120;
+
+    /// <summary>Test hook: exit abruptly right after a job and its outbox row are committed, before anything is sent.</summary>
+    public bool CrashAfterJobWrite { get; set; }
+}

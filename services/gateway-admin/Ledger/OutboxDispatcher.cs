@@ -1,0 +1,102 @@
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace RouteIQ.GatewayAdmin.Ledger;
+
+/// <summary>
+/// Sends what the outbox holds: woken by <see cref="OutboxSignal"/> when a row is written,
+/// and every second in case a wake was lost (another replica's row, a restart). On PostgreSQL
+/// the rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas never send one row
+/// twice; a row is deleted in the transaction that claimed it, after its send was confirmed.
+/// A crash between send and commit re-sends it; the runner deduplicates on job and attempt.
+/// </summary>
+public sealed class OutboxDispatcher(
+    IDbContextFactory<LedgerDbContext> contexts,
+    OutboxSignal signal,
+    IBus bus,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    private const int BatchSize = 200;
+    private const string ClaimSql = "SELECT * FROM \"" + LedgerDbContext.Schema + "\".\"outbox\" ORDER BY \"Id\" LIMIT 200 FOR UPDATE SKIP LOCKED";
+    private static readonly TimeSpan ScanInterval = TimeSpan.FromSeconds(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var sent = await DispatchBatchAsync(stoppingToken);
+                failures = 0;
+                if (sent < BatchSize)
+                {
+                    await signal.WaitAsync(ScanInterval, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                logger.LogWarning(ex, "Outbox dispatch failed ({Failures} in a row); retrying", failures);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 200 * failures)), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
+        {
+            db.ChangeTracker.Clear();
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            List<OutboxMessage> rows;
+            if (db.Database.IsNpgsql())
+            {
+                rows = await db.Outbox
+                    .FromSqlRaw(ClaimSql)
+                    .ToListAsync(cancellationToken);
+            }
+            else
+            {
+                rows = await db.Outbox.OrderBy(o => o.Id).Take(BatchSize).ToListAsync(cancellationToken);
+            }
+            if (rows.Count == 0)
+            {
+                return 0;
+            }
+
+            var sends = new List<Task>(rows.Count);
+            foreach (var row in rows)
+            {
+                sends.Add(SendAsync(row, cancellationToken));
+            }
+            await Task.WhenAll(sends);
+
+            db.Outbox.RemoveRange(rows);
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return rows.Count;
+        });
+    }
+
+    private async Task SendAsync(OutboxMessage row, CancellationToken cancellationToken)
+    {
+        var (message, type) = OutboxMessages.Read(row);
+        if (row.Destination is { } destination)
+        {
+            var endpoint = await bus.GetSendEndpoint(new Uri(destination));
+            await endpoint.Send(message, type, cancellationToken);
+        }
+        else
+        {
+            await bus.Publish(message, type, cancellationToken);
+        }
+        logger.LogDebug("Outbox row {OutboxId}: {MessageType} for job {JobId} sent", row.Id, row.MessageType, row.JobId);
+    }
+}

@@ -1,0 +1,64 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RouteIQ.Rollout;
+
+/// <summary>Settings of the rollout service (section <c>RouteIQ:Rollout</c>).</summary>
+public sealed class RolloutOptions
+{
+    public const string Section = "RouteIQ:Rollout";
+
+    /// <summary>The stable endpoint: a reverse proxy in front of the active serving workloads.</summary>
+    [Required]
+    [Url]
+    public string PublicUrl { get; set; } = "http://127.0.0.1:9000";
+
+    /// <summary>Alias a roll moves when the request names none.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    public string DefaultAlias { get; set; } = "production";
+
+    /// <summary>How long the old server keeps serving in-flight requests after the switch. Env fallback: <c>DRAIN_GRACE_SEC</c>.</summary>
+    [Range(0, 600)]
+    public double? DrainGraceSeconds { get; set; }
+
+    /// <summary>Interval of the <c>GET /ping</c> readiness probe of a candidate.</summary>
+    [Range(50, 10_000)]
+    public int ProbeIntervalMilliseconds { get; set; } = 500;
+
+    /// <summary>Serve image used when neither the request nor the training run named one. Env fallback: <c>SERVE_IMAGE</c>.</summary>
+    public string? ServeImage { get; set; }
+
+    /// <summary>Added to every serving workload's environment (e.g. S3 endpoint and credentials).</summary>
+    public Dictionary<string, string> ServeEnvironment { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Seconds a serving workload gets to stop on SIGTERM before it is killed.</summary>
+    [Range(0, 300)]
+    public double StopGraceSeconds { get; set; } = 5;
+
+    /// <summary>Stop every serving workload of this node when rollout shuts down (embedded use); by default they keep serving and a restarted rollout adopts them.</summary>
+    public bool StopServersOnShutdown { get; set; }
+
+    /// <summary>How often active servers are probed; one that fails two probes in a row is replaced from the same version. 0 = off.</summary>
+    [Range(0, 3600)]
+    public double SupervisionSeconds { get; set; } = 10;
+
+    public SigningOptions Signing { get; set; } = new();
+
+    /// <summary>
+    /// Test hook: <c>before-publish</c>, <c>after-publish</c> or <c>after-switch</c> makes the
+    /// process die abruptly at that step of the next roll, to prove restart safety.
+    /// </summary>
+    [RegularExpression("^(before-publish|after-publish|after-switch)?$")]
+    public string? CrashAt { get; set; }
+
+    public sealed class SigningOptions
+    {
+        /// <summary>Secret for <c>hmac-sha256</c> manifests. Never logged.</summary>
+        public string? HmacKey { get; set; }
+
+        /// <summary>PEM (PKCS#8) or raw 32-byte Ed25519 private key file for <c>ed25519</c> manifests.</summary>
+        public string? Ed25519PrivateKeyPath { get; set; }
+
+        public override string ToString() => "(redacted)";
+    }
+}

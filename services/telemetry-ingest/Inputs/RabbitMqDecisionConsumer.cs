@@ -1,0 +1,247 @@
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RouteIQ.ServiceDefaults;
+using RouteIQ.TelemetryIngest.Parsing;
+
+namespace RouteIQ.TelemetryIngest.Inputs;
+
+/// <summary>
+/// Raw <c>routeiq.router_decision.v1</c> JSON bodies from non-MassTransit producers. Declares a
+/// durable <b>fanout</b> exchange (so producers may use any routing key) and the durable queue
+/// <c>telemetry-ingest.router-decisions</c> bound to it. Deliveries are parsed as they arrive,
+/// written in batches, and acknowledged (<c>multiple=true</c>) only after their batch
+/// commits: a crash or a broker restart redelivers, and redelivered events dedupe by
+/// <c>event_id</c>.
+/// </summary>
+/// <remarks>
+/// Reconnection is our own loop rather than the client's automatic recovery: delivery tags
+/// belong to one channel, and acking a batch collected on a channel that has since been
+/// recovered would ack the wrong deliveries (or close the new channel). Each session has its
+/// own buffer; when the connection drops, the unacknowledged remainder is simply dropped
+/// and comes back by redelivery.
+/// </remarks>
+public sealed class RabbitMqDecisionConsumer(
+    RabbitMqEndpoint endpoint,
+    IOptions<TelemetryIngestOptions> options,
+    IngestService ingest,
+    ILogger<RabbitMqDecisionConsumer> logger) : BackgroundService, IHealthCheck
+{
+    private readonly TelemetryIngestOptions _options = options.Value;
+    private volatile bool _connected;
+    private volatile string? _lastError;
+
+    /// <summary>Set while a session is consuming.</summary>
+    public bool IsConnected => _connected;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunSessionAsync(stoppingToken);
+                delay = TimeSpan.FromMilliseconds(250);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                _lastError = ex.Message;
+                logger.LogWarning("RabbitMQ input: {Error}; reconnecting in {Delay} ms", ex.Message, (int)delay.TotalMilliseconds);
+            }
+            finally
+            {
+                _connected = false;
+            }
+            try
+            {
+                await Task.Delay(delay, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+        }
+    }
+
+    private async Task RunSessionAsync(CancellationToken stoppingToken)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = endpoint.Host,
+            Port = endpoint.Port,
+            VirtualHost = endpoint.VirtualHost,
+            UserName = endpoint.Username,
+            Password = endpoint.Password,
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+            ClientProvidedName = "telemetry-ingest.router-decisions",
+            RequestedHeartbeat = TimeSpan.FromSeconds(10),
+        };
+        if (endpoint.UseTls)
+        {
+            factory.Ssl = new SslOption { Enabled = true, ServerName = endpoint.Host };
+        }
+
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        await using var connection = await factory.CreateConnectionAsync(stoppingToken);
+        connection.ConnectionShutdownAsync += (_, args) =>
+        {
+            _lastError = args.ReplyText;
+            session.Cancel();
+            return Task.CompletedTask;
+        };
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        channel.ChannelShutdownAsync += (_, _) =>
+        {
+            session.Cancel();
+            return Task.CompletedTask;
+        };
+        await channel.ExchangeDeclareAsync(_options.Exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: stoppingToken);
+        await channel.QueueDeclareAsync(_options.Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
+        await channel.QueueBindAsync(_options.Queue, _options.Exchange, routingKey: "", cancellationToken: stoppingToken);
+        await channel.BasicQosAsync(0, (ushort)_options.EffectivePrefetch, global: false, stoppingToken);
+
+        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var parser = ingest.Parser;
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, ea) =>
+        {
+            // The body buffer is only valid during this call: parse now, keep what the batch needs.
+            var body = ea.Body.Span;
+            var result = body.Length > DecisionParser.MaxEventBytes
+                ? ParseResult.Reject($"body is {body.Length} bytes, over the 1 MiB limit")
+                : parser.Parse(body, new DecisionContext(IngestSources.Bus));
+            var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(body.Length > 65536 ? body[..65536] : body);
+            deliveries.Writer.TryWrite(new Delivery(ea.DeliveryTag, result, raw));
+            return Task.CompletedTask;
+        };
+        // A queue restarted under us cancels the consumer while the channel stays open: start over.
+        consumer.UnregisteredAsync += (_, _) =>
+        {
+            session.Cancel();
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(_options.Queue, autoAck: false, consumer, stoppingToken);
+        _connected = true;
+        _lastError = null;
+        logger.LogInformation("RabbitMQ input consuming {Queue} (fanout exchange {Exchange}) on {Endpoint}, prefetch {Prefetch}, batch {BatchSize}",
+            _options.Queue, _options.Exchange, endpoint, _options.EffectivePrefetch, _options.BatchSize);
+
+        try
+        {
+            await FlushLoopAsync(deliveries.Reader, channel, session.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            throw new IOException($"session ended ({_lastError ?? "consumer cancelled by the broker"})");
+        }
+    }
+
+    /// <summary>
+    /// Gathers batches and writes them two deep: while one batch commits the next one fills.
+    /// Acks stay in delivery order — a batch is acknowledged (multiple=true, up to its last tag)
+    /// only after it and every batch before it have committed.
+    /// </summary>
+    private async Task FlushLoopAsync(ChannelReader<Delivery> reader, IChannel channel, CancellationToken token)
+    {
+        IngestBatch[] batches = [new(IngestSources.Bus), new(IngestSources.Bus)];
+        var current = 0;
+        Task? inflight = null;
+        IngestBatch? inflightBatch = null;
+        ulong inflightTag = 0;
+        var flushInterval = TimeSpan.FromMilliseconds(_options.FlushIntervalMs);
+
+        async Task CompleteInflightAsync()
+        {
+            await inflight!;
+            await channel.BasicAckAsync(inflightTag, multiple: true, token);
+            inflightBatch!.Clear();
+            inflight = null;
+        }
+
+        while (true)
+        {
+            var batch = batches[current];
+            // Wait for the first delivery of a batch; a batch in flight is acked as soon as it commits.
+            var firstDelivery = reader.WaitToReadAsync(token).AsTask();
+            if (inflight is not null && await Task.WhenAny(firstDelivery, inflight) == inflight)
+            {
+                await CompleteInflightAsync();
+            }
+            await firstDelivery;
+
+            ulong lastTag = 0;
+            var deadline = DateTime.UtcNow + flushInterval;
+            while (batch.Count < _options.BatchSize)
+            {
+                while (batch.Count < _options.BatchSize && reader.TryRead(out var delivery))
+                {
+                    batch.Add(delivery.Result, (long)delivery.Tag, () => delivery.Raw!);
+                    lastTag = delivery.Tag;
+                }
+                var left = deadline - DateTime.UtcNow;
+                if (batch.Count >= _options.BatchSize || left <= TimeSpan.Zero)
+                {
+                    break;
+                }
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+                wait.CancelAfter(left);
+                try
+                {
+                    await reader.WaitToReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+
+            var write = WriteWithRetryAsync(batch, token);
+            if (inflight is not null)
+            {
+                await CompleteInflightAsync();
+            }
+            inflight = write;
+            inflightBatch = batch;
+            inflightTag = lastTag;
+            current ^= 1;
+        }
+    }
+
+    private async Task WriteWithRetryAsync(IngestBatch batch, CancellationToken token)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                await ingest.WriteAsync(batch, token);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Nothing is acknowledged until the batch commits; the broker keeps the messages meanwhile.
+                _lastError = ex.Message;
+                logger.LogError(ex, "Writing a batch of {Count} decisions failed; retrying in {Delay} ms", batch.Count, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, token);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        => Task.FromResult(_connected
+            ? HealthCheckResult.Healthy($"consuming {_options.Queue}")
+            : HealthCheckResult.Degraded($"not connected to {endpoint}{(_lastError is null ? "" : $" ({_lastError})")}"));
+
+    private readonly record struct Delivery(ulong Tag, ParseResult Result, string? Raw);
+}

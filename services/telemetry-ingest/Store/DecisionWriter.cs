@@ -1,0 +1,289 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+using RouteIQ.ServiceDefaults;
+using RouteIQ.TelemetryIngest.Parsing;
+
+namespace RouteIQ.TelemetryIngest.Store;
+
+/// <summary>What one batch did: new decisions stored, duplicates dropped, rejections stored.</summary>
+public readonly record struct WriteResult(int Inserted, int Duplicates, int Rejected)
+{
+    public static WriteResult operator +(WriteResult a, WriteResult b)
+        => new(a.Inserted + b.Inserted, a.Duplicates + b.Duplicates, a.Rejected + b.Rejected);
+}
+
+/// <summary>
+/// Writes batches of decisions and rejected events in one transaction, deduplicated by
+/// <c>event_id</c>. When the returned task completes the batch is committed: inputs
+/// acknowledge their messages only then.
+/// </summary>
+public interface IDecisionWriter
+{
+    Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken);
+}
+
+/// <summary>Counters every writer shares (exported through the RouteIQ meter).</summary>
+public sealed class IngestMetrics : IDisposable
+{
+    // The shared "RouteIQ" meter name, so the service defaults export these counters.
+    private readonly Meter _meter = new(ServiceDefaults.Extensions.TelemetrySourceName);
+    private readonly Counter<long> _stored;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _rejected;
+    private long _duplicateTotal;
+
+    public IngestMetrics()
+    {
+        _stored = _meter.CreateCounter<long>("routeiq.telemetry.decisions.stored");
+        _duplicates = _meter.CreateCounter<long>("routeiq.telemetry.decisions.duplicates");
+        _rejected = _meter.CreateCounter<long>("routeiq.telemetry.events.rejected");
+    }
+
+    /// <summary>Duplicates dropped since this process started (they are not stored anywhere).</summary>
+    public long DuplicatesSinceStart => Interlocked.Read(ref _duplicateTotal);
+
+    public void Record(WriteResult result, string source)
+    {
+        var tag = new KeyValuePair<string, object?>("source", source);
+        _stored.Add(result.Inserted, tag);
+        _duplicates.Add(result.Duplicates, tag);
+        _rejected.Add(result.Rejected, tag);
+        Interlocked.Add(ref _duplicateTotal, result.Duplicates);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
+
+internal static class DecisionColumns
+{
+    public static readonly string[] Names =
+    [
+        "event_id", "timestamp_ms", "ingested_at_ms", "source", "kind", "contract_version", "trace_id", "span_id",
+        "parent_span_id", "requested_model", "query_length", "user_id", "team_id", "api_type", "strategy_name",
+        "strategy_version", "selected_deployment", "selection_reason", "candidate_count", "experiment_id",
+        "experiment_variant", "total_ms", "strategy_ms", "embedding_ms", "candidate_filter_ms", "outcome_status",
+        "error_type", "error_message", "input_tokens", "output_tokens", "total_tokens", "fallback_triggered",
+        "fallback_reason", "original_model", "fallback_attempt", "performance", "query_text", "attributes_json",
+    ];
+
+    public static readonly string List = string.Join(", ", Names);
+
+    /// <summary>The values in <see cref="Names"/> order.</summary>
+    public static object?[] Values(RouterDecision d, long ingestedAtMs) =>
+    [
+        d.EventId, d.TimestampMs, ingestedAtMs, d.Source, d.Kind, d.ContractVersion, d.TraceId, d.SpanId,
+        d.ParentSpanId, d.RequestedModel, d.QueryLength, d.UserId, d.TeamId, d.ApiType, d.StrategyName,
+        d.StrategyVersion, d.SelectedDeployment, d.SelectionReason, d.CandidateCount, d.ExperimentId,
+        d.ExperimentVariant, d.TotalMs, d.StrategyMs, d.EmbeddingMs, d.CandidateFilterMs, d.OutcomeStatus,
+        d.ErrorType, d.ErrorMessage, d.InputTokens, d.OutputTokens, d.TotalTokens, d.FallbackTriggered,
+        d.FallbackReason, d.OriginalModel, d.FallbackAttempt, d.Performance, d.QueryText, d.AttributesJson,
+    ];
+
+    public static readonly string[] RejectedNames = ["received_at_ms", "source", "reason", "raw_body", "event_id"];
+
+    /// <summary>Raw bodies are kept whole up to this size; a larger one (only possible for over-limit bodies) is cut.</summary>
+    public const int MaxStoredRawBody = 64 * 1024;
+
+    public static string StoredBody(string raw) => raw.Length <= MaxStoredRawBody ? raw : raw[..MaxStoredRawBody] + "…[truncated]";
+}
+
+/// <summary>
+/// PostgreSQL: binary COPY into a session staging table (created once per physical connection,
+/// emptied at every commit), then one
+/// <c>INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING</c>; rejected events by binary COPY;
+/// all in one transaction.
+/// </summary>
+public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string schema, TimeProvider timeProvider) : IDecisionWriter
+{
+    private readonly string _createStaging =
+        $"CREATE TEMP TABLE IF NOT EXISTS decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
+    private readonly string _copyStaging = $"COPY decisions_staging ({DecisionColumns.List}) FROM STDIN (FORMAT BINARY)";
+    private readonly string _merge =
+        $"INSERT INTO \"{schema}\".\"decisions\" ({DecisionColumns.List}) SELECT {DecisionColumns.List} FROM decisions_staging ON CONFLICT (event_id) DO NOTHING";
+    private readonly string _copyRejected =
+        $"COPY \"{schema}\".\"rejected_events\" ({string.Join(", ", DecisionColumns.RejectedNames)}) FROM STDIN (FORMAT BINARY)";
+
+    private static readonly NpgsqlDbType[] Types = BuildTypes();
+
+    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+    {
+        if (decisions.Count == 0 && rejected.Count == 0)
+        {
+            return default;
+        }
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var inserted = 0;
+        if (decisions.Count > 0)
+        {
+            await using (var create = new NpgsqlCommand(_createStaging, connection, transaction))
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using (var importer = await connection.BeginBinaryImportAsync(_copyStaging, cancellationToken))
+            {
+                foreach (var decision in decisions)
+                {
+                    await importer.StartRowAsync(cancellationToken);
+                    var values = DecisionColumns.Values(decision, now);
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        switch (values[i])
+                        {
+                            case null:
+                                await importer.WriteNullAsync(cancellationToken);
+                                break;
+                            case string text when Types[i] == NpgsqlDbType.Text && text.Contains('\0'):
+                                // PostgreSQL text cannot hold NUL; a JSON "\u0000" must not stall the input.
+                                await importer.WriteAsync(text.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
+                                break;
+                            default:
+                                await importer.WriteAsync(values[i], Types[i], cancellationToken);
+                                break;
+                        }
+                    }
+                }
+                await importer.CompleteAsync(cancellationToken);
+            }
+            await using var merge = new NpgsqlCommand(_merge, connection, transaction);
+            inserted = await merge.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (rejected.Count > 0)
+        {
+            await using var importer = await connection.BeginBinaryImportAsync(_copyRejected, cancellationToken);
+            foreach (var r in rejected)
+            {
+                await importer.StartRowAsync(cancellationToken);
+                await importer.WriteAsync(now, NpgsqlDbType.Bigint, cancellationToken);
+                await importer.WriteAsync(r.Source, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(r.Reason.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(DecisionColumns.StoredBody(r.RawBody).Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
+                if (r.EventId is null)
+                {
+                    await importer.WriteNullAsync(cancellationToken);
+                }
+                else
+                {
+                    await importer.WriteAsync(r.EventId.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
+                }
+            }
+            await importer.CompleteAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
+    }
+
+    private static NpgsqlDbType[] BuildTypes()
+    {
+        var types = new NpgsqlDbType[DecisionColumns.Names.Length];
+        for (var i = 0; i < types.Length; i++)
+        {
+            types[i] = DecisionColumns.Names[i] switch
+            {
+                "timestamp_ms" or "ingested_at_ms" or "input_tokens" or "output_tokens" or "total_tokens" => NpgsqlDbType.Bigint,
+                "query_length" or "candidate_count" or "fallback_attempt" => NpgsqlDbType.Integer,
+                "total_ms" or "strategy_ms" or "embedding_ms" or "candidate_filter_ms" or "performance" => NpgsqlDbType.Double,
+                "fallback_triggered" => NpgsqlDbType.Boolean,
+                "attributes_json" => NpgsqlDbType.Json,
+                _ => NpgsqlDbType.Text,
+            };
+        }
+        return types;
+    }
+}
+
+/// <summary>SQLite (embedded mode): prepared <c>INSERT OR IGNORE</c> statements in one transaction.</summary>
+public sealed class SqliteDecisionWriter(string connectionString, TimeProvider timeProvider) : IDecisionWriter
+{
+    private static readonly string Insert =
+        $"INSERT OR IGNORE INTO decisions ({DecisionColumns.List}) VALUES ({string.Join(", ", DecisionColumns.Names.Select((_, i) => "$p" + i))})";
+    private const string InsertRejected =
+        "INSERT INTO rejected_events (received_at_ms, source, reason, raw_body, event_id) VALUES ($a, $b, $c, $d, $e)";
+
+    // SQLite allows one writer at a time; serializing here avoids busy waits between our own batches.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+    {
+        if (decisions.Count == 0 && rejected.Count == 0)
+        {
+            return default;
+        }
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = new SqliteConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL;";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var inserted = 0;
+            if (decisions.Count > 0)
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = Insert;
+                var parameters = new SqliteParameter[DecisionColumns.Names.Length];
+                for (var i = 0; i < parameters.Length; i++)
+                {
+                    parameters[i] = command.Parameters.Add(new SqliteParameter("$p" + i, null));
+                }
+                command.Prepare();
+                foreach (var decision in decisions)
+                {
+                    var values = DecisionColumns.Values(decision, now);
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        parameters[i].Value = values[i] ?? DBNull.Value;
+                    }
+                    inserted += await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            if (rejected.Count > 0)
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = InsertRejected;
+                foreach (var r in rejected)
+                {
+                    command.Parameters.Clear();
+                    command.Parameters.AddWithValue("$a", now);
+                    command.Parameters.AddWithValue("$b", r.Source);
+                    command.Parameters.AddWithValue("$c", r.Reason);
+                    command.Parameters.AddWithValue("$d", DecisionColumns.StoredBody(r.RawBody));
+                    command.Parameters.AddWithValue("$e", (object?)r.EventId ?? DBNull.Value);
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
+
+/// <summary>Picks the writer for the configured database.</summary>
+public static class DecisionWriterFactory
+{
+    public static IDecisionWriter Create(DatabaseSettings settings, TimeProvider timeProvider, out IAsyncDisposable? resource)
+    {
+        if (settings.Provider == DatabaseProvider.PostgreSql)
+        {
+            var dataSource = NpgsqlDataSource.Create(settings.ConnectionString);
+            resource = dataSource;
+            return new PostgresDecisionWriter(dataSource, settings.Schema, timeProvider);
+        }
+        resource = null;
+        return new SqliteDecisionWriter(settings.ConnectionString, timeProvider);
+    }
+}

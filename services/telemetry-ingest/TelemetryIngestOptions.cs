@@ -1,0 +1,40 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RouteIQ.TelemetryIngest;
+
+/// <summary>telemetry-ingest's settings (section <c>RouteIQ:Telemetry</c>).</summary>
+public sealed class TelemetryIngestOptions
+{
+    public const string Section = "RouteIQ:Telemetry";
+
+    /// <summary>Store query text when a source carries it (legacy spans, <c>query_text</c> attributes). Off by default (privacy).</summary>
+    public bool StoreQueryText { get; set; }
+
+    /// <summary>Events per database batch (RabbitMQ input; HTTP inputs write one batch per request).</summary>
+    [Range(1, 50_000)]
+    public int BatchSize { get; set; } = 2000;
+
+    /// <summary>How long a partial RabbitMQ batch may wait for more events before it is written.</summary>
+    [Range(1, 10_000)]
+    public int FlushIntervalMs { get; set; } = 50;
+
+    /// <summary>Unacknowledged deliveries the broker may send ahead; default three batches (one committing, one filling, one arriving).</summary>
+    [Range(0, 65_535)]
+    public int Prefetch { get; set; }
+
+    public int EffectivePrefetch => Prefetch > 0 ? Prefetch : Math.Min(65_535, BatchSize * 3);
+
+    /// <summary>The fanout exchange producers publish raw JSON to (any routing key).</summary>
+    [Required]
+    public string Exchange { get; set; } = "routeiq.router_decision.v1";
+
+    [Required]
+    public string Queue { get; set; } = "telemetry-ingest.router-decisions";
+
+    /// <summary>Largest decompressed OTLP request accepted (gzip bodies can expand).</summary>
+    [Range(1024, 256L * 1024 * 1024)]
+    public long MaxDecompressedBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>The model catalogue datasets take prices and quality scores from (LLMRouter candidates JSON).</summary>
+    public string? ModelCatalogPath { get; set; }
+}
