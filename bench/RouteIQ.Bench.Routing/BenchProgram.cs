@@ -72,6 +72,8 @@ public static class BenchProgram
                 "ww" => spec with { Tfidf = spec.Tfidf with { WordWeight = (float)d } },
                 "k" => spec with { Knn = spec.Knn with { K = (int)d } },
                 "power" => spec with { Knn = spec.Knn with { Power = d } },
+                "lists" => spec with { Knn = spec.Knn with { Lists = (int)d } },
+                "probe" => spec with { Knn = spec.Knn with { Probe = (int)d } },
                 "prior" => spec with { Knn = spec.Knn with { PriorWeight = d } },
                 "hidden" => spec with { Mlp = spec.Mlp with { HiddenDims = [(int)d] } },
                 "epochs" => spec with { Mlp = spec.Mlp with { Epochs = (int)d }, Mf = spec.Mf with { Epochs = (int)d } },

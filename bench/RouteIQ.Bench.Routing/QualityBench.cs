@@ -80,14 +80,17 @@ public static class QualityBench
     /// <summary>The settings reported in docs/benchmarks/routing.md.</summary>
     public static IEnumerable<(string Name, RouterSpec Spec, double[] Lambdas)> Candidates()
     {
-        yield return ("knn", RecommendedKnn, [0, 0.1, RecommendedLambda]);
-        yield return ("mlp", RecommendedMlp, [0, 0.1, RecommendedLambda]);
+        yield return ("knn", RecommendedKnn, [0, 0.04, RecommendedLambda]);
+        yield return ("mlp", RecommendedMlp, [0, 0.04, 0.05, RecommendedLambda, 0.075, 0.1]);
         yield return ("mf", new RouterSpec { RouterType = "mf" }, [0]);
     }
 
-    public static double RecommendedLambda => 0.2;
+    /// <summary>λ chosen by this cross-validation (the quality–cost sweep of the MLP router): COST_WEIGHT=0.06.</summary>
+    public static double RecommendedLambda => 0.06;
 
+    /// <summary>The trainer's defaults (ROUTER_TYPE=knn, nothing else set).</summary>
     public static RouterSpec RecommendedKnn => new() { RouterType = "knn" };
 
-    public static RouterSpec RecommendedMlp => new() { RouterType = "mlp", Tfidf = new TfidfOptions { Dimension = 2048 } };
+    /// <summary>The trainer's defaults (ROUTER_TYPE=mlp, nothing else set).</summary>
+    public static RouterSpec RecommendedMlp => new() { RouterType = "mlp" };
 }

@@ -8,8 +8,13 @@ public static class SpeedBench
     public static int Run(RoutingDataset data, string[] args)
     {
         var runs = 5;
+        var only = args.FirstOrDefault();
         foreach (var (name, spec) in new[] { ("knn", QualityBench.RecommendedKnn), ("mlp", QualityBench.RecommendedMlp), ("mf", new RouterSpec { RouterType = "mf" }) })
         {
+            if (only is not null && only != name)
+            {
+                continue;
+            }
             var trainTimes = new List<double>();
             RouterModel? model = null;
             for (var r = 0; r < (name == "mf" ? 1 : 3); r++)
@@ -20,6 +25,10 @@ public static class SpeedBench
                 trainTimes.Add(sw.Elapsed.TotalSeconds);
             }
             var queries = data.Samples.Select(s => s.Query).ToArray();
+            if (model!.Head is KnnRouter knn)
+            {
+                Console.WriteLine($"knn index lists: {string.Join(' ', knn.ListSizes.Order())}");
+            }
             // Single-threaded latency of one query, featurization included.
             foreach (var q in queries.Take(500))
             {
@@ -35,6 +44,15 @@ public static class SpeedBench
                 latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             }
             latencies.Sort();
+            var featureTimes = new List<double>();
+            var buffer = new float[model!.Featurizer.Dimension];
+            foreach (var i in order.Take(3000))
+            {
+                var t = Stopwatch.GetTimestamp();
+                model.Featurizer.Featurize(queries[i], buffer);
+                featureTimes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+            featureTimes.Sort();
             var throughputs = new List<double>();
             for (var r = 0; r < runs; r++)
             {
@@ -43,7 +61,7 @@ public static class SpeedBench
                 throughputs.Add(queries.Length / sw.Elapsed.TotalSeconds);
             }
             Console.WriteLine($"{name}: train median {Median(trainTimes):F2} s (runs: {string.Join(", ", trainTimes.Select(t => t.ToString("F2")))}); " +
-                $"route p50 {latencies[latencies.Count / 2]:F3} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F3} ms; " +
+                $"route p50 {latencies[latencies.Count / 2]:F3} ms (featurization alone p50 {featureTimes[featureTimes.Count / 2]:F3} ms), p99 {latencies[(int)(latencies.Count * 0.99)]:F3} ms; " +
                 $"batch (2 threads) median {Median(throughputs):F0} q/s");
             model!.Dispose();
         }

@@ -7,7 +7,7 @@ namespace RouteIQ.Routing;
 public sealed record TfidfOptions
 {
     /// <summary>Number of hash buckets (the vector length).</summary>
-    public int Dimension { get; init; } = 1024;
+    public int Dimension { get; init; } = 2048;
 
     public int CharNgramMin { get; init; } = 3;
 

@@ -5,7 +5,7 @@ namespace RouteIQ.Routing;
 
 public sealed record MlpOptions
 {
-    public int[] HiddenDims { get; init; } = [128];
+    public int[] HiddenDims { get; init; } = [64];
 
     public int Epochs { get; init; } = 40;
 

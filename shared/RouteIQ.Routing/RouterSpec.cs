@@ -72,7 +72,7 @@ public sealed record RouterSpec
             var d = featurizer.Dimension;
             IRouterHead head = RouterType switch
             {
-                "knn" => KnnRouter.Train(x, d, data, Knn),
+                "knn" => KnnRouter.Train(x, d, data, Knn with { Seed = Seed }),
                 "mlp" or "bert" => MlpRouter.Train(x, d, data, Mlp with { Seed = Seed }, log),
                 "mf" => MfRouter.Train(x, d, data, Mf with { Seed = Seed }, log),
                 _ => throw new RoutingDataException("ROUTER_TYPE", $"unknown router type '{RouterType}'"),
@@ -113,6 +113,8 @@ public sealed record RouterSpec
                 h["k"] = Knn.K;
                 h["power"] = Knn.Power;
                 h["prior_weight"] = Knn.PriorWeight;
+                h["lists"] = Knn.Lists;
+                h["probe"] = Knn.Probe;
                 break;
             case "mlp" or "bert":
                 h["hidden_dims"] = new JsonArray(Mlp.HiddenDims.Select(x => (JsonNode)x).ToArray());

@@ -28,6 +28,9 @@ public sealed record ServerSettings
 
     public string? Ed25519PublicKeyPath { get; init; }
 
+    /// <summary>Never prints the HMAC key.</summary>
+    public override string ToString() => $"ServerSettings {{ ModelUri = {ModelUri}, Port = {Port}, Signing = {(HmacKey is not null ? "hmac-sha256" : Ed25519PublicKeyPath is not null ? "ed25519" : "none")} }}";
+
     public IManifestSigner? CreateVerifier()
     {
         if (HmacKey is not null && Ed25519PublicKeyPath is not null)
