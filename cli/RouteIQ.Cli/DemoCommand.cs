@@ -44,6 +44,8 @@ public static class DemoCommand
                 return ExitCodes.Usage;
             }
 
+            // Disposing the host is what stops the router servers the embedded rollout started.
+            await using var _ = app;
             int code;
             try
             {

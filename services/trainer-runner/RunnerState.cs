@@ -19,6 +19,16 @@ public sealed class RunningJob(TrainRequested request, string workloadName, stri
     public string? MlflowRunId { get; set; }
     public Task Execution { get; set; } = Task.CompletedTask;
 
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when the job gives its slot back, whatever the path. It exists from the
+    /// reservation on, so a shutdown that begins at any moment after it waits for this job.
+    /// </summary>
+    public Task Finished => _finished.Task;
+
+    internal void MarkFinished() => _finished.TrySetResult();
+
     private int _ending;
     private const int Cancelled = 1, HandedBack = 2;
 
@@ -157,6 +167,7 @@ public sealed class RunnerState
         {
             if (!_running.Remove(job.JobId))
             {
+                job.MarkFinished();
                 return;
             }
             _gpusInUse -= GpusFor(job.Gpus);
@@ -164,6 +175,7 @@ public sealed class RunnerState
             _released = NewSignal();
         }
         signal.TrySetResult();
+        job.MarkFinished();
     }
 
     /// <summary>A job whose start failed for a transient reason: free it and forget it, so a redelivery may run it.</summary>

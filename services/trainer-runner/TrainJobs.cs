@@ -149,9 +149,11 @@ public sealed partial class TrainJobs(
         }
         LogStarted(request.JobId, request.Attempt, Node, job.WorkloadName, launcher.Kind);
 
-        // A cancel may have arrived between the reservation and the start; shutdown may have begun.
+        // A cancel may have arrived between the reservation and the start; a shutdown whose grace
+        // ran out may have asked for the job back before its workload existed. (A shutdown that
+        // merely began waits for this job: it was reserved before draining started.)
         if (state.IsCancelled(request.JobId, request.Attempt) && job.RequestCancel()
-            || state.Draining && job.RequestHandBack())
+            || job.HandBackRequested)
         {
             _ = job.Workload.StopAsync(TimeSpan.FromSeconds(2));
         }
@@ -433,7 +435,7 @@ public sealed partial class TrainJobs(
         LogDraining(Node, running.Count, grace.TotalSeconds);
         try
         {
-            await Task.WhenAll(running.Select(j => j.Execution)).WaitAsync(grace, time, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(running.Select(j => j.Finished)).WaitAsync(grace, time, cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (TimeoutException)
@@ -451,7 +453,7 @@ public sealed partial class TrainJobs(
             {
                 await workload.StopAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
             }
-            await job.Execution.ConfigureAwait(false);
+            await job.Finished.ConfigureAwait(false);
         })).ConfigureAwait(false);
     }
 

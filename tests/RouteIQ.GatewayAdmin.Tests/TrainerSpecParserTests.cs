@@ -149,7 +149,7 @@ public sealed class TrainerSpecParserTests
         var gpu = store.Current.Trainers["mf-router-gpu"];
         Assert.Equal(-1, gpu.Gpus);
         Assert.Equal(8L << 30, gpu.Resources!.MemoryBytes);
-        Assert.Equal("latest", gpu.Dataset);
+        Assert.Equal("ds-example", gpu.Dataset); // ${ROUTEIQ_DEFAULT_DATASET:-ds-example}
     }
 
     internal static string RepoRoot()
