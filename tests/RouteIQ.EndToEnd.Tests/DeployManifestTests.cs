@@ -46,6 +46,13 @@ public sealed partial class DeployManifestTests
                 Assert.True(Directory.Exists(context), $"{name}: build context {context} missing");
                 Assert.True(File.Exists(dockerfile), $"{name}: {dockerfile} missing");
                 AssertDockerfileReferencesExist(dockerfile);
+                if (build.Children.TryGetValue("args", out var argsNode))
+                {
+                    // The shared service Dockerfile publishes services/{SERVICE}/{PROJECT}.csproj.
+                    var args = ((YamlMappingNode)argsNode).Children.ToDictionary(a => ((YamlScalarNode)a.Key).Value!, a => ((YamlScalarNode)a.Value).Value!);
+                    var project = Path.Combine(Root, "services", args["SERVICE"], args["PROJECT"] + ".csproj");
+                    Assert.True(File.Exists(project), $"{name}: build args name {project}, which does not exist");
+                }
             }
             else
             {
