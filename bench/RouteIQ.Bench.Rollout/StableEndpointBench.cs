@@ -77,15 +77,17 @@ public static class StableEndpointBench
         var direct = routes.Find(Model)!.ServerUrl + "/invocations";
         var proxied = $"{publicUrl}/{Model}/invocations";
 
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            MaxConnectionsPerServer = 512,
-        }) { Timeout = TimeSpan.FromSeconds(10) };
+        using var client = LoadGenerator.CreateClient();
         var load = new LoadGenerator(client);
+        // By default each measured phase's client is a process of its own, as real callers are:
+        // in-process, the load generator's timer and continuations share the proxy's thread pool.
+        var inProcessClient = args.Contains("--in-process-client");
+        var selfCommand = serveCommand.Take(serveCommand.Count - 1).ToList();
+        Task<PhaseResult> Phase(string name, string url) => inProcessClient
+            ? load.RunAsync(name, url, rate, TimeSpan.FromSeconds(seconds))
+            : LoadGenerator.RunInChildAsync(selfCommand, name, url, rate, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(2));
 
-        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores, client {(inProcessClient ? "in the proxy's process" : "in its own process")}");
         await load.RunAsync("warmup-direct", direct, rate, TimeSpan.FromSeconds(2));
         await load.RunAsync("warmup-proxy", proxied, rate, TimeSpan.FromSeconds(2));
 
@@ -94,8 +96,8 @@ public static class StableEndpointBench
         var errors = 0;
         for (var round = 1; round <= rounds; round++)
         {
-            var d = await load.RunAsync("direct", direct, rate, TimeSpan.FromSeconds(seconds));
-            var p = await load.RunAsync("proxy", proxied, rate, TimeSpan.FromSeconds(seconds));
+            var d = await Phase("direct", direct);
+            var p = await Phase("proxy", proxied);
             errors += d.Errors + p.Errors;
             added50.Add(p.Percentile(50) - d.Percentile(50));
             added99.Add(p.Percentile(99) - d.Percentile(99));

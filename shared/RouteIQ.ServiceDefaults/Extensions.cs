@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -39,6 +40,21 @@ public static class Extensions
             .BindConfiguration(RouteIQOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+
+        // Per-request framework logs (two Information lines per HTTP request, one per SQL command)
+        // cost more than the requests themselves on the hot paths; they are defaults only, the
+        // first configuration source, so any `Logging:LogLevel:*` a user sets wins.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",
+                ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+                ["Logging:LogLevel:Yarp"] = "Warning",
+            },
+        });
 
         builder.ConfigureOpenTelemetry(serviceName);
 

@@ -60,11 +60,12 @@ public sealed class OutboxDispatcher(
             {
                 rows = await db.Outbox
                     .FromSqlRaw(ClaimSql)
+                    .AsNoTracking()
                     .ToListAsync(cancellationToken);
             }
             else
             {
-                rows = await db.Outbox.OrderBy(o => o.Id).Take(BatchSize).ToListAsync(cancellationToken);
+                rows = await db.Outbox.AsNoTracking().OrderBy(o => o.Id).Take(BatchSize).ToListAsync(cancellationToken);
             }
             if (rows.Count == 0)
             {
@@ -78,8 +79,10 @@ public sealed class OutboxDispatcher(
             }
             await Task.WhenAll(sends);
 
-            db.Outbox.RemoveRange(rows);
-            await db.SaveChangesAsync(cancellationToken);
+            // One statement for the whole batch, no change tracking: the rows are still locked by
+            // this transaction, so nobody else can have sent or removed them meanwhile.
+            var ids = rows.Select(r => r.Id).ToList();
+            await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return rows.Count;
         });

@@ -135,6 +135,10 @@ public sealed class StableEndpointHost(
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory);
+        // The handler never blocks (parse the path, one lookup, the forwarder's async send), so
+        // Kestrel may run it on the socket's I/O thread instead of hopping to the thread pool:
+        // one context switch less per request on the hot path.
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
