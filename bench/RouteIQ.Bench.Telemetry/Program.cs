@@ -19,9 +19,11 @@ using RouteIQ.TelemetryIngest.Store;
 //                                 exchange, drain one with an ack-only consumer (the broker's ceiling),
 //                                 then the other with telemetry-ingest into a fresh PostgreSQL database.
 //   publish --uri U --count N     (child process) publish N raw JSON events with confirms.
-//   otlp    [--requests N]        POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL).
+//   otlp    [--requests N] [--concurrency C] [--warmup W]  POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL), C at a time, after W warm-up requests.
 //   parse   [--count N]           the shared parser alone (CPU, allocations per event).
 //   dataset [--count N]           store N decisions in PostgreSQL, build a dataset, report time and peak memory.
+//   write   [--count N] [--batch B] [--parallel P]  the PostgreSQL writer alone: N parsed decisions in batches of B,
+//                                 P batches at a time (rows/s, process CPU per row).
 // Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
 var mode = args.Length > 0 ? args[0] : "help";
 var options = Args.Parse(args.Skip(1));
@@ -32,6 +34,7 @@ return mode switch
     "otlp" => await Modes.OtlpAsync(options),
     "dataset" => await Modes.DatasetAsync(options),
     "parse" => Modes.Parse(options),
+    "write" => await Modes.WriteAsync(options),
     _ => Usage(),
 };
 
@@ -58,6 +61,55 @@ namespace RouteIQ.Bench.Telemetry
 
         public long Long(string name, long fallback) => values.TryGetValue(name, out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : fallback;
         public string? Text(string name) => values.GetValueOrDefault(name);
+    }
+
+    /// <summary>CPU time of this process, the broker (beam.smp) and PostgreSQL over a phase, from /proc.</summary>
+    internal sealed class CpuShares
+    {
+        private readonly Dictionary<string, double> _start;
+
+        private CpuShares(Dictionary<string, double> start) => _start = start;
+
+        public static CpuShares Start() => new(Read());
+
+        public string Report(long events)
+        {
+            var now = Read();
+            return string.Join(", ", now.Select(kv => FormattableString.Invariant(
+                $"{kv.Key} {(kv.Value - _start.GetValueOrDefault(kv.Key)) * 1e6 / events:F1} us")));
+        }
+
+        private static Dictionary<string, double> Read()
+        {
+            var ticks = 100.0; // USER_HZ
+            var totals = new Dictionary<string, double> { ["harness"] = 0, ["rabbitmq"] = 0, ["postgres"] = 0 };
+            var self = Environment.ProcessId;
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                {
+                    continue;
+                }
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                    var key = pid == self ? "harness" : name == "beam.smp" ? "rabbitmq" : name == "postgres" ? "postgres" : null;
+                    if (key is null)
+                    {
+                        continue;
+                    }
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+                    totals[key] += (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / ticks;
+                }
+                catch (IOException)
+                {
+                    // The process exited meanwhile.
+                }
+            }
+            return totals;
+        }
     }
 
     internal static class Infra
@@ -183,10 +235,10 @@ namespace RouteIQ.Bench.Telemetry
                     await publisher.WaitForExitAsync();
                 }
 
+                var cpu = CpuShares.Start();
                 var baseline = await AckOnlyAsync(endpoint, count);
-                Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s"));
+                Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s; CPU per event: {cpu.Report(count)}"));
 
-                var sw = Stopwatch.StartNew();
                 await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
                 {
                     ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
@@ -195,16 +247,28 @@ namespace RouteIQ.Bench.Telemetry
                     ["RouteIQ:DataDir"] = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N")),
                     ["RouteIQ:Telemetry:BatchSize"] = options.Text("batch") ?? "2000",
                 });
-                var contexts = app.Services.GetRequiredService<IDbContextFactory<TelemetryDbContext>>();
-                long stored = 0;
-                while (stored < count)
+                // The clock starts once the service is up (its input then connects and consumes) and
+                // stops at the commit that completes the count, read from the service's own counter
+                // (polling COUNT(*) on a growing table would load the database being measured); the
+                // table is counted once at the end to confirm.
+                var sw = Stopwatch.StartNew();
+                cpu = CpuShares.Start();
+                var metrics = app.Services.GetRequiredService<IngestMetrics>();
+                while (metrics.StoredSinceStart < count)
                 {
-                    await Task.Delay(250);
-                    await using var db = await contexts.CreateDbContextAsync();
-                    stored = await db.Decisions.LongCountAsync();
+                    await Task.Delay(5);
                 }
                 var ingest = sw.Elapsed;
-                Console.WriteLine(FormattableString.Invariant($"telemetry-ingest: {count} committed in PostgreSQL in {ingest.TotalSeconds:F2} s = {count / ingest.TotalSeconds:F0} events/s"));
+                var shares = cpu.Report(count);
+                await using (var db = await app.Services.GetRequiredService<IDbContextFactory<TelemetryDbContext>>().CreateDbContextAsync())
+                {
+                    var rows = await db.Decisions.LongCountAsync();
+                    if (rows != count)
+                    {
+                        throw new InvalidOperationException($"{rows} rows stored, {count} expected");
+                    }
+                }
+                Console.WriteLine(FormattableString.Invariant($"telemetry-ingest: {count} committed in PostgreSQL in {ingest.TotalSeconds:F2} s = {count / ingest.TotalSeconds:F0} events/s; CPU per event: {shares}"));
                 Console.WriteLine(FormattableString.Invariant($"ratio to the ack-only baseline: {baseline.TotalSeconds / ingest.TotalSeconds:F2}"));
                 await app.StopAsync();
             }
@@ -262,8 +326,8 @@ namespace RouteIQ.Bench.Telemetry
 
         public static async Task<int> OtlpAsync(Args options)
         {
-            var requests = (int)options.Long("requests", 200);
-            var concurrency = (int)options.Long("concurrency", 2);
+            var requests = (int)options.Long("requests", 400);
+            var concurrency = (int)options.Long("concurrency", 4);
             var database = await Infra.CreateDatabaseAsync("bench_otlp");
             try
             {
@@ -277,10 +341,18 @@ namespace RouteIQ.Bench.Telemetry
                 var generator = new SyntheticTelemetry(seed: 98, includeQueryText: false);
                 var bodies = Enumerable.Range(0, requests).Select(r => BuildRequest(generator, r * 512L, 512)).ToArray();
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-                // Warm-up outside the measurement.
-                await PostAsync(http, BuildRequest(new SyntheticTelemetry(seed: 97), 0, 512));
+                // Warm-up outside the measurement (distinct events): one request left the JIT at
+                // tier 0 for most of a short run and measured start-up, not the receiver.
+                var warmupGenerator = new SyntheticTelemetry(seed: 97);
+                var warmup = (int)options.Long("warmup", 40);
+                for (var w = 0; w < warmup; w += concurrency)
+                {
+                    await Task.WhenAll(Enumerable.Range(w, Math.Min(concurrency, warmup - w))
+                        .Select(r => PostAsync(http, BuildRequest(warmupGenerator, r * 512L, 512))));
+                }
 
                 var next = -1;
+                var cpu = CpuShares.Start();
                 var sw = Stopwatch.StartNew();
                 await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
                 {
@@ -293,7 +365,7 @@ namespace RouteIQ.Bench.Telemetry
                 var elapsed = sw.Elapsed;
                 var events = requests * 512L;
                 Console.WriteLine(FormattableString.Invariant(
-                    $"otlp: {requests} requests x 512 spans ({bodies.Average(b => b.Length) / 1024:F0} KiB each), concurrency {concurrency}: {events} events in {elapsed.TotalSeconds:F2} s = {events / elapsed.TotalSeconds:F0} events/s"));
+                    $"otlp: {requests} requests x 512 spans ({bodies.Average(b => b.Length) / 1024:F0} KiB each), concurrency {concurrency}: {events} events in {elapsed.TotalSeconds:F2} s = {events / elapsed.TotalSeconds:F0} events/s; CPU per event: {cpu.Report(events)}"));
                 await app.StopAsync();
             }
             finally
@@ -358,6 +430,56 @@ namespace RouteIQ.Bench.Telemetry
                     $"parse run {run}: {accepted}/{count} events ({bodies.Average(b => b.Length):F0} B avg) in {elapsed.TotalSeconds:F2} s = {count / elapsed.TotalSeconds:F0} events/s, {(GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)count:F0} B allocated/event"));
             }
             return 0;
+        }
+
+        public static async Task<int> WriteAsync(Args options)
+        {
+            var count = (int)options.Long("count", 200_000);
+            var batchSize = (int)options.Long("batch", 2_000);
+            var parallel = (int)options.Long("parallel", 2);
+            var database = await Infra.CreateDatabaseAsync("bench_wr");
+            var dataDir = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                {
+                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
+                    ["ConnectionStrings:RouteIQ"] = database,
+                    ["RouteIQ:DataDir"] = dataDir,
+                });
+                var parser = app.Services.GetRequiredService<DecisionParser>();
+                var writer = app.Services.GetRequiredService<IDecisionWriter>();
+                var generator = new SyntheticTelemetry(seed: 7);
+                var batches = Enumerable.Range(0, (count + batchSize - 1) / batchSize)
+                    .Select(b => Enumerable.Range(b * batchSize, Math.Min(batchSize, count - b * batchSize))
+                        .Select(i => parser.Parse(generator.Event(i), new DecisionContext(IngestSources.Bus)).Decision!).ToList())
+                    .ToList();
+                // Warm-up on a throwaway batch of distinct ids is not possible without extra rows: write the first batch untimed.
+                await writer.WriteAsync(batches[0], [], CancellationToken.None);
+                using var process = Process.GetCurrentProcess();
+                var cpu0 = process.TotalProcessorTime;
+                var sw = Stopwatch.StartNew();
+                var next = 1;
+                async Task Worker()
+                {
+                    while (Interlocked.Increment(ref next) - 1 is var i && i < batches.Count)
+                    {
+                        await writer.WriteAsync(batches[i], [], CancellationToken.None);
+                    }
+                }
+                await Task.WhenAll(Enumerable.Range(0, parallel).Select(_ => Task.Run(Worker)));
+                var elapsed = sw.Elapsed;
+                process.Refresh();
+                var rows = count - batches[0].Count;
+                var cpuUs = (process.TotalProcessorTime - cpu0).TotalMicroseconds / rows;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"writer: {rows} rows in {elapsed.TotalSeconds:F2} s = {rows / elapsed.TotalSeconds:F0} rows/s (batch {batchSize}, {parallel} at a time), harness process CPU {cpuUs:F1} us/row"));
+                return 0;
+            }
+            finally
+            {
+                await Infra.DropDatabaseAsync(database);
+            }
         }
 
         public static async Task<int> DatasetAsync(Args options)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
@@ -37,7 +38,9 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
             return;
         }
 
-        byte[] body;
+        // The body lives in a pooled buffer for the length of the request: an 800 KiB export
+        // would otherwise land on the large-object heap twice per request.
+        PooledBody body;
         try
         {
             body = await ReadBodyAsync(request, options.Value.MaxDecompressedBytes, context.RequestAborted);
@@ -59,18 +62,21 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
         }
 
         ExportTraceServiceRequest export;
-        try
+        using (body)
         {
-            export = isJson
-                ? OtlpJsonParser.Parse<ExportTraceServiceRequest>(Encoding.UTF8.GetString(body))
-                : ExportTraceServiceRequest.Parser.ParseFrom(body);
-        }
-        catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
-        {
-            var raw = isJson ? Encoding.UTF8.GetString(body) : "base64:" + Convert.ToBase64String(body.AsSpan(0, Math.Min(body.Length, 48 * 1024)));
-            await RejectRequestAsync(context, $"undecodable OTLP {(isJson ? "JSON" : "protobuf")} request ({ex.Message.Split('\n')[0]})",
-                raw, StatusCodes.Status400BadRequest, isJson);
-            return;
+            try
+            {
+                export = isJson
+                    ? OtlpJsonParser.Parse<ExportTraceServiceRequest>(Encoding.UTF8.GetString(body.Span))
+                    : ExportTraceServiceRequest.Parser.ParseFrom(body.Span);
+            }
+            catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
+            {
+                var raw = isJson ? Encoding.UTF8.GetString(body.Span) : "base64:" + Convert.ToBase64String(body.Span[..Math.Min(body.Length, 48 * 1024)]);
+                await RejectRequestAsync(context, $"undecodable OTLP {(isJson ? "JSON" : "protobuf")} request ({ex.Message.Split('\n')[0]})",
+                    raw, StatusCodes.Status400BadRequest, isJson);
+                return;
+            }
         }
 
         var (batch, rejectedSpans) = Extract(export, isJson);
@@ -177,7 +183,24 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
         return DecisionParser.IsHex(hex, hex.Length) && hex.Length is 32 or 16 ? hex : null;
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, long maxDecompressed, CancellationToken cancellationToken)
+    /// <summary>A request body in a buffer rented from the shared pool; disposing returns it.</summary>
+    private sealed class PooledBody(byte[] buffer, int length) : IDisposable
+    {
+        private byte[]? _buffer = buffer;
+
+        public int Length { get; } = length;
+        public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _buffer, null) is { } rented)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static async Task<PooledBody> ReadBodyAsync(HttpRequest request, long maxDecompressed, CancellationToken cancellationToken)
     {
         var limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? ServiceDefaults.Extensions.MaxRequestBodyBytes;
         if (request.ContentLength > limit)
@@ -198,18 +221,36 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
         }
         await using (source)
         {
-            using var buffer = new MemoryStream(request.ContentLength is > 0 and < 4 * 1024 * 1024 ? (int)request.ContentLength : 64 * 1024);
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+            // Sized by Content-Length when there is one (+1, so the end is seen without a regrow).
+            var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and < 4 * 1024 * 1024 && encoding != "gzip"
+                ? (int)request.ContentLength + 1
+                : 64 * 1024);
+            var length = 0;
+            try
             {
-                if (buffer.Length + read > max)
+                int read;
+                while ((read = await source.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
                 {
-                    throw new PayloadTooLargeException();
+                    length += read;
+                    if (length > max)
+                    {
+                        throw new PayloadTooLargeException();
+                    }
+                    if (length == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
                 }
-                buffer.Write(chunk, 0, read);
+                return new PooledBody(buffer, length);
             }
-            return buffer.ToArray();
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
         }
     }
 

@@ -33,6 +33,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _rejected;
     private long _duplicateTotal;
+    private long _storedTotal;
 
     public IngestMetrics()
     {
@@ -44,6 +45,9 @@ public sealed class IngestMetrics : IDisposable
     /// <summary>Duplicates dropped since this process started (they are not stored anywhere).</summary>
     public long DuplicatesSinceStart => Interlocked.Read(ref _duplicateTotal);
 
+    /// <summary>Decisions committed since this process started.</summary>
+    public long StoredSinceStart => Interlocked.Read(ref _storedTotal);
+
     public void Record(WriteResult result, string source)
     {
         var tag = new KeyValuePair<string, object?>("source", source);
@@ -51,12 +55,13 @@ public sealed class IngestMetrics : IDisposable
         _duplicates.Add(result.Duplicates, tag);
         _rejected.Add(result.Rejected, tag);
         Interlocked.Add(ref _duplicateTotal, result.Duplicates);
+        Interlocked.Add(ref _storedTotal, result.Inserted);
     }
 
     public void Dispose() => _meter.Dispose();
 }
 
-internal static class DecisionColumns
+public static class DecisionColumns
 {
     public static readonly string[] Names =
     [
@@ -105,8 +110,6 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
     private readonly string _copyRejected =
         $"COPY \"{schema}\".\"rejected_events\" ({string.Join(", ", DecisionColumns.RejectedNames)}) FROM STDIN (FORMAT BINARY)";
 
-    private static readonly NpgsqlDbType[] Types = BuildTypes();
-
     public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
     {
         if (decisions.Count == 0 && rejected.Count == 0)
@@ -127,24 +130,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
             {
                 foreach (var decision in decisions)
                 {
-                    await importer.StartRowAsync(cancellationToken);
-                    var values = DecisionColumns.Values(decision, now);
-                    for (var i = 0; i < values.Length; i++)
-                    {
-                        switch (values[i])
-                        {
-                            case null:
-                                await importer.WriteNullAsync(cancellationToken);
-                                break;
-                            case string text when Types[i] == NpgsqlDbType.Text && text.Contains('\0'):
-                                // PostgreSQL text cannot hold NUL; a JSON "\u0000" must not stall the input.
-                                await importer.WriteAsync(text.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
-                                break;
-                            default:
-                                await importer.WriteAsync(values[i], Types[i], cancellationToken);
-                                break;
-                        }
-                    }
+                    await WriteRowAsync(importer, decision, now, cancellationToken);
                 }
                 await importer.CompleteAsync(cancellationToken);
             }
@@ -176,23 +162,66 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
     }
 
-    private static NpgsqlDbType[] BuildTypes()
+    /// <summary>
+    /// One row in <see cref="DecisionColumns.Names"/> order with typed writes: no boxing and no
+    /// per-value type resolution (the object overload re-binds a parameter for every value).
+    /// </summary>
+    private static async Task WriteRowAsync(NpgsqlBinaryImporter w, RouterDecision d, long ingestedAtMs, CancellationToken ct)
     {
-        var types = new NpgsqlDbType[DecisionColumns.Names.Length];
-        for (var i = 0; i < types.Length; i++)
+        await w.StartRowAsync(ct);
+        await Text(w, d.EventId, ct);
+        await w.WriteAsync(d.TimestampMs, NpgsqlDbType.Bigint, ct);
+        await w.WriteAsync(ingestedAtMs, NpgsqlDbType.Bigint, ct);
+        await Text(w, d.Source, ct);
+        await Text(w, d.Kind, ct);
+        await Text(w, d.ContractVersion, ct);
+        await Text(w, d.TraceId, ct);
+        await Text(w, d.SpanId, ct);
+        await Text(w, d.ParentSpanId, ct);
+        await Text(w, d.RequestedModel, ct);
+        await Value(w, d.QueryLength, NpgsqlDbType.Integer, ct);
+        await Text(w, d.UserId, ct);
+        await Text(w, d.TeamId, ct);
+        await Text(w, d.ApiType, ct);
+        await Text(w, d.StrategyName, ct);
+        await Text(w, d.StrategyVersion, ct);
+        await Text(w, d.SelectedDeployment, ct);
+        await Text(w, d.SelectionReason, ct);
+        await w.WriteAsync(d.CandidateCount, NpgsqlDbType.Integer, ct);
+        await Text(w, d.ExperimentId, ct);
+        await Text(w, d.ExperimentVariant, ct);
+        await Value(w, d.TotalMs, NpgsqlDbType.Double, ct);
+        await Value(w, d.StrategyMs, NpgsqlDbType.Double, ct);
+        await Value(w, d.EmbeddingMs, NpgsqlDbType.Double, ct);
+        await Value(w, d.CandidateFilterMs, NpgsqlDbType.Double, ct);
+        await Text(w, d.OutcomeStatus, ct);
+        await Text(w, d.ErrorType, ct);
+        await Text(w, d.ErrorMessage, ct);
+        await Value(w, d.InputTokens, NpgsqlDbType.Bigint, ct);
+        await Value(w, d.OutputTokens, NpgsqlDbType.Bigint, ct);
+        await Value(w, d.TotalTokens, NpgsqlDbType.Bigint, ct);
+        await w.WriteAsync(d.FallbackTriggered, NpgsqlDbType.Boolean, ct);
+        await Text(w, d.FallbackReason, ct);
+        await Text(w, d.OriginalModel, ct);
+        await Value(w, d.FallbackAttempt, NpgsqlDbType.Integer, ct);
+        await Value(w, d.Performance, NpgsqlDbType.Double, ct);
+        await Text(w, d.QueryText, ct);
+        if (d.AttributesJson is null)
         {
-            types[i] = DecisionColumns.Names[i] switch
-            {
-                "timestamp_ms" or "ingested_at_ms" or "input_tokens" or "output_tokens" or "total_tokens" => NpgsqlDbType.Bigint,
-                "query_length" or "candidate_count" or "fallback_attempt" => NpgsqlDbType.Integer,
-                "total_ms" or "strategy_ms" or "embedding_ms" or "candidate_filter_ms" or "performance" => NpgsqlDbType.Double,
-                "fallback_triggered" => NpgsqlDbType.Boolean,
-                "attributes_json" => NpgsqlDbType.Json,
-                _ => NpgsqlDbType.Text,
-            };
+            await w.WriteNullAsync(ct);
         }
-        return types;
+        else
+        {
+            await w.WriteAsync(d.AttributesJson, NpgsqlDbType.Json, ct);
+        }
     }
+
+    // PostgreSQL text cannot hold NUL; a JSON "\u0000" must not stall the input.
+    private static Task Text(NpgsqlBinaryImporter w, string? value, CancellationToken ct)
+        => value is null ? w.WriteNullAsync(ct) : w.WriteAsync(value.Contains('\0') ? value.Replace("\0", "") : value, NpgsqlDbType.Text, ct);
+
+    private static Task Value<T>(NpgsqlBinaryImporter w, T? value, NpgsqlDbType type, CancellationToken ct) where T : struct
+        => value is { } v ? w.WriteAsync(v, type, ct) : w.WriteNullAsync(ct);
 }
 
 /// <summary>SQLite (embedded mode): prepared <c>INSERT OR IGNORE</c> statements in one transaction.</summary>
