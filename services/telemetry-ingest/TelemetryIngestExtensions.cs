@@ -43,6 +43,7 @@ public static class TelemetryIngestExtensions
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddSingleton<IngestService>();
+        builder.Services.AddSingleton<CoalescingIngest>();
         builder.Services.AddSingleton<OtlpTraceReceiver>();
         builder.Services.AddSingleton<JsonlImporter>();
         builder.Services.AddHttpClient<JaegerImporter>(c => c.Timeout = TimeSpan.FromMinutes(5));

@@ -88,6 +88,27 @@ public sealed class OtlpReceiverTests(OtlpReceiverFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task ConcurrentExportsAreEachCommittedBeforeTheirResponse()
+    {
+        // Concurrent exports share transactions (group commit); each 200 must still mean "my rows are stored".
+        var generator = new SyntheticTelemetry(seed: 33, start: Day.AddDays(3));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async r =>
+        {
+            var payloads = Enumerable.Range(r * 25, 25).Select(i => Encoding.UTF8.GetString(generator.Event(i)));
+            using var content = new StringContent(OtlpJson(payloads, traceId: "5bf92f3577b34da6a3ce929d0e0e4736", spanId: "10f067aa0ba902b7"),
+                Encoding.UTF8, "application/json");
+            using var response = await Host.Client.PostAsync("v1/traces", content);
+            // Counted right after this response, before any other request is known to be done.
+            var stored = await Host.CountDecisionsAsync(generator.TimestampMs(r * 25), generator.TimestampMs(r * 25 + 25));
+            return (response.StatusCode, Stored: stored);
+        }));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.All(responses, r => Assert.Equal(25, r.Stored));
+        Assert.Equal(300, await Host.CountDecisionsAsync(generator.TimestampMs(0), generator.TimestampMs(300)));
+    }
+
+    [Fact]
     public async Task AnEventWithoutItsPayloadAttributeIsAPartialSuccess()
     {
         var generator = new SyntheticTelemetry(seed: 33, start: Day.AddDays(2));

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using RouteIQ.TelemetryIngest.Parsing;
 using RouteIQ.TelemetryIngest.Store;
@@ -80,5 +81,70 @@ public sealed class IngestService(DecisionParser parser, IDecisionWriter writer,
                 batch.Source, result.Rejected, batch.Rejected[0].Reason);
         }
         return result;
+    }
+}
+
+/// <summary>
+/// Group commit for concurrent requests (OTLP exports): batches that arrive while a write is
+/// running are merged and written together by the next caller in line, so N concurrent exports
+/// cost one transaction instead of N competing ones. Every caller returns only once its own
+/// rows are committed; a failed write fails every request merged into it (the exporters retry,
+/// and <c>event_id</c> deduplication makes the retry safe).
+/// </summary>
+public sealed class CoalescingIngest(IngestService ingest)
+{
+    /// <summary>Rows merged into one write at most.</summary>
+    public const int MaxMergedRows = 8192;
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ConcurrentQueue<Pending> _queue = new();
+
+    private sealed record Pending(IngestBatch Batch, TaskCompletionSource Done);
+
+    public async Task WriteAsync(IngestBatch batch, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(batch, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        _queue.Enqueue(pending);
+        // Writes are never cancelled half way for one caller: other requests' rows ride along.
+        await _gate.WaitAsync(CancellationToken.None);
+        try
+        {
+            while (!pending.Done.Task.IsCompleted && _queue.TryPeek(out _))
+            {
+                await WriteQueuedAsync(batch.Source);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await pending.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task WriteQueuedAsync(string source)
+    {
+        var taken = new List<Pending>();
+        var merged = new IngestBatch(source);
+        while (merged.Count < MaxMergedRows && _queue.TryDequeue(out var next))
+        {
+            taken.Add(next);
+            merged.Decisions.AddRange(next.Batch.Decisions);
+            merged.Rejected.AddRange(next.Batch.Rejected);
+        }
+        try
+        {
+            await ingest.WriteAsync(merged, CancellationToken.None);
+            foreach (var item in taken)
+            {
+                item.Done.TrySetResult();
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var item in taken)
+            {
+                item.Done.TrySetException(ex);
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ namespace RouteIQ.TelemetryIngest.Otlp;
 /// success (rejected_spans, error_message) as the OTLP specification describes; an
 /// undecodable request is answered 400 and kept in the rejected-events store.
 /// </summary>
-public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIngestOptions> options, ILogger<OtlpTraceReceiver> logger)
+public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coalescing, IOptions<TelemetryIngestOptions> options, ILogger<OtlpTraceReceiver> logger)
 {
     public const string ProtobufContentType = "application/x-protobuf";
     public const string JsonContentType = "application/json";
@@ -82,7 +82,7 @@ public sealed class OtlpTraceReceiver(IngestService ingest, IOptions<TelemetryIn
         var (batch, rejectedSpans) = Extract(export, isJson);
         if (batch.Count > 0)
         {
-            await ingest.WriteAsync(batch, context.RequestAborted);
+            await coalescing.WriteAsync(batch, context.RequestAborted);
         }
 
         var response = new ExportTraceServiceResponse();
