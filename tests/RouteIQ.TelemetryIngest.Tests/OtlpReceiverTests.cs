@@ -91,7 +91,7 @@ public sealed class OtlpReceiverTests(OtlpReceiverFixture fixture) : IClassFixtu
     public async Task ConcurrentExportsAreEachCommittedBeforeTheirResponse()
     {
         // Concurrent exports share transactions (group commit); each 200 must still mean "my rows are stored".
-        var generator = new SyntheticTelemetry(seed: 33, start: Day.AddDays(3));
+        var generator = new SyntheticTelemetry(seed: 35, start: Day.AddDays(5));
         var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async r =>
         {
             var payloads = Enumerable.Range(r * 25, 25).Select(i => Encoding.UTF8.GetString(generator.Event(i)));
