@@ -82,4 +82,26 @@ public sealed class WriterColumnTests
             }
         }
     }
+
+    [Fact]
+    public async Task A_NUL_character_in_a_text_field_is_dropped_not_a_poisoned_batch()
+    {
+        // PostgreSQL text cannot hold U+0000 (JSON may carry it as \u0000); the batch must still commit.
+        await using var host = await TelemetryHost.StartAsync("ti-cols-nul", new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:RouteIQ"] = await TestInfra.CreateDatabaseAsync("ti_nul"),
+        });
+        var writer = host.Services.GetRequiredService<IDecisionWriter>();
+        var result = await writer.WriteAsync(
+        [
+            new RouterDecision { EventId = "ev-nul-1", TimestampMs = 1, UserId = "a\0b", ErrorMessage = "\0", OutcomeStatus = "success" },
+            new RouterDecision { EventId = "ev-nul-2", TimestampMs = 2, OutcomeStatus = "success" },
+        ], [], CancellationToken.None);
+
+        Assert.Equal(2, result.Inserted);
+        await using var db = await host.DbAsync();
+        var row = await db.Decisions.SingleAsync(d => d.EventId == "ev-nul-1");
+        Assert.Equal("ab", row.UserId);
+        Assert.Equal("", row.ErrorMessage);
+    }
 }

@@ -126,13 +126,21 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
             {
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            await using (var importer = await connection.BeginBinaryImportAsync(_copyStaging, cancellationToken))
+            // Our own binary COPY encoding straight into the raw COPY stream (see PgBinaryCopyBuffer).
+            await using (var copy = await connection.BeginRawBinaryCopyAsync(_copyStaging, cancellationToken))
             {
+                using var rows = new PgBinaryCopyBuffer();
+                rows.WriteHeader();
                 foreach (var decision in decisions)
                 {
-                    await WriteRowAsync(importer, decision, now, cancellationToken);
+                    WriteRow(rows, decision, now);
+                    if (rows.Length >= 60 * 1024)
+                    {
+                        await rows.FlushToAsync(copy, cancellationToken);
+                    }
                 }
-                await importer.CompleteAsync(cancellationToken);
+                rows.WriteTrailer();
+                await rows.FlushToAsync(copy, cancellationToken);
             }
             await using var merge = new NpgsqlCommand(_merge, connection, transaction);
             inserted = await merge.ExecuteNonQueryAsync(cancellationToken);
@@ -162,66 +170,49 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
     }
 
-    /// <summary>
-    /// One row in <see cref="DecisionColumns.Names"/> order with typed writes: no boxing and no
-    /// per-value type resolution (the object overload re-binds a parameter for every value).
-    /// </summary>
-    private static async Task WriteRowAsync(NpgsqlBinaryImporter w, RouterDecision d, long ingestedAtMs, CancellationToken ct)
+    /// <summary>One row in <see cref="DecisionColumns.Names"/> order, typed as the table's columns.</summary>
+    private static void WriteRow(PgBinaryCopyBuffer w, RouterDecision d, long ingestedAtMs)
     {
-        await w.StartRowAsync(ct);
-        await Text(w, d.EventId, ct);
-        await w.WriteAsync(d.TimestampMs, NpgsqlDbType.Bigint, ct);
-        await w.WriteAsync(ingestedAtMs, NpgsqlDbType.Bigint, ct);
-        await Text(w, d.Source, ct);
-        await Text(w, d.Kind, ct);
-        await Text(w, d.ContractVersion, ct);
-        await Text(w, d.TraceId, ct);
-        await Text(w, d.SpanId, ct);
-        await Text(w, d.ParentSpanId, ct);
-        await Text(w, d.RequestedModel, ct);
-        await Value(w, d.QueryLength, NpgsqlDbType.Integer, ct);
-        await Text(w, d.UserId, ct);
-        await Text(w, d.TeamId, ct);
-        await Text(w, d.ApiType, ct);
-        await Text(w, d.StrategyName, ct);
-        await Text(w, d.StrategyVersion, ct);
-        await Text(w, d.SelectedDeployment, ct);
-        await Text(w, d.SelectionReason, ct);
-        await w.WriteAsync(d.CandidateCount, NpgsqlDbType.Integer, ct);
-        await Text(w, d.ExperimentId, ct);
-        await Text(w, d.ExperimentVariant, ct);
-        await Value(w, d.TotalMs, NpgsqlDbType.Double, ct);
-        await Value(w, d.StrategyMs, NpgsqlDbType.Double, ct);
-        await Value(w, d.EmbeddingMs, NpgsqlDbType.Double, ct);
-        await Value(w, d.CandidateFilterMs, NpgsqlDbType.Double, ct);
-        await Text(w, d.OutcomeStatus, ct);
-        await Text(w, d.ErrorType, ct);
-        await Text(w, d.ErrorMessage, ct);
-        await Value(w, d.InputTokens, NpgsqlDbType.Bigint, ct);
-        await Value(w, d.OutputTokens, NpgsqlDbType.Bigint, ct);
-        await Value(w, d.TotalTokens, NpgsqlDbType.Bigint, ct);
-        await w.WriteAsync(d.FallbackTriggered, NpgsqlDbType.Boolean, ct);
-        await Text(w, d.FallbackReason, ct);
-        await Text(w, d.OriginalModel, ct);
-        await Value(w, d.FallbackAttempt, NpgsqlDbType.Integer, ct);
-        await Value(w, d.Performance, NpgsqlDbType.Double, ct);
-        await Text(w, d.QueryText, ct);
-        if (d.AttributesJson is null)
-        {
-            await w.WriteNullAsync(ct);
-        }
-        else
-        {
-            await w.WriteAsync(d.AttributesJson, NpgsqlDbType.Json, ct);
-        }
+        w.StartRow((short)DecisionColumns.Names.Length);
+        w.WriteText(d.EventId);
+        w.WriteInt64(d.TimestampMs);
+        w.WriteInt64(ingestedAtMs);
+        w.WriteText(d.Source);
+        w.WriteText(d.Kind);
+        w.WriteText(d.ContractVersion);
+        w.WriteText(d.TraceId);
+        w.WriteText(d.SpanId);
+        w.WriteText(d.ParentSpanId);
+        w.WriteText(d.RequestedModel);
+        w.WriteInt32(d.QueryLength);
+        w.WriteText(d.UserId);
+        w.WriteText(d.TeamId);
+        w.WriteText(d.ApiType);
+        w.WriteText(d.StrategyName);
+        w.WriteText(d.StrategyVersion);
+        w.WriteText(d.SelectedDeployment);
+        w.WriteText(d.SelectionReason);
+        w.WriteInt32(d.CandidateCount);
+        w.WriteText(d.ExperimentId);
+        w.WriteText(d.ExperimentVariant);
+        w.WriteDouble(d.TotalMs);
+        w.WriteDouble(d.StrategyMs);
+        w.WriteDouble(d.EmbeddingMs);
+        w.WriteDouble(d.CandidateFilterMs);
+        w.WriteText(d.OutcomeStatus);
+        w.WriteText(d.ErrorType);
+        w.WriteText(d.ErrorMessage);
+        w.WriteInt64(d.InputTokens);
+        w.WriteInt64(d.OutputTokens);
+        w.WriteInt64(d.TotalTokens);
+        w.WriteBoolean(d.FallbackTriggered);
+        w.WriteText(d.FallbackReason);
+        w.WriteText(d.OriginalModel);
+        w.WriteInt32(d.FallbackAttempt);
+        w.WriteDouble(d.Performance);
+        w.WriteText(d.QueryText);
+        w.WriteText(d.AttributesJson);
     }
-
-    // PostgreSQL text cannot hold NUL; a JSON "\u0000" must not stall the input.
-    private static Task Text(NpgsqlBinaryImporter w, string? value, CancellationToken ct)
-        => value is null ? w.WriteNullAsync(ct) : w.WriteAsync(value.Contains('\0') ? value.Replace("\0", "") : value, NpgsqlDbType.Text, ct);
-
-    private static Task Value<T>(NpgsqlBinaryImporter w, T? value, NpgsqlDbType type, CancellationToken ct) where T : struct
-        => value is { } v ? w.WriteAsync(v, type, ct) : w.WriteNullAsync(ct);
 }
 
 /// <summary>SQLite (embedded mode): prepared <c>INSERT OR IGNORE</c> statements in one transaction.</summary>
