@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using NpgsqlTypes;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.TelemetryIngest.Parsing;
 
@@ -126,48 +125,46 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
             {
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            // Our own binary COPY encoding straight into the raw COPY stream (see PgBinaryCopyBuffer).
-            await using (var copy = await connection.BeginRawBinaryCopyAsync(_copyStaging, cancellationToken))
-            {
-                using var rows = new PgBinaryCopyBuffer();
-                rows.WriteHeader();
-                foreach (var decision in decisions)
-                {
-                    WriteRow(rows, decision, now);
-                    if (rows.Length >= 60 * 1024)
-                    {
-                        await rows.FlushToAsync(copy, cancellationToken);
-                    }
-                }
-                rows.WriteTrailer();
-                await rows.FlushToAsync(copy, cancellationToken);
-            }
+            await CopyAsync(connection, _copyStaging, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
             await using var merge = new NpgsqlCommand(_merge, connection, transaction);
             inserted = await merge.ExecuteNonQueryAsync(cancellationToken);
         }
         if (rejected.Count > 0)
         {
-            await using var importer = await connection.BeginBinaryImportAsync(_copyRejected, cancellationToken);
-            foreach (var r in rejected)
+            await CopyAsync(connection, _copyRejected, rejected, (rows, r) =>
             {
-                await importer.StartRowAsync(cancellationToken);
-                await importer.WriteAsync(now, NpgsqlDbType.Bigint, cancellationToken);
-                await importer.WriteAsync(r.Source, NpgsqlDbType.Text, cancellationToken);
-                await importer.WriteAsync(r.Reason.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
-                await importer.WriteAsync(DecisionColumns.StoredBody(r.RawBody).Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
-                if (r.EventId is null)
-                {
-                    await importer.WriteNullAsync(cancellationToken);
-                }
-                else
-                {
-                    await importer.WriteAsync(r.EventId.Replace("\0", ""), NpgsqlDbType.Text, cancellationToken);
-                }
-            }
-            await importer.CompleteAsync(cancellationToken);
+                rows.StartRow((short)DecisionColumns.RejectedNames.Length);
+                rows.WriteInt64(now);
+                rows.WriteText(r.Source);
+                rows.WriteText(r.Reason);
+                rows.WriteText(DecisionColumns.StoredBody(r.RawBody));
+                rows.WriteText(r.EventId);
+            }, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
         return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
+    }
+
+    /// <summary>
+    /// Binary COPY with our own encoding (see <see cref="PgBinaryCopyBuffer"/>) straight into
+    /// Npgsql's raw COPY stream, flushed every ~60 KiB.
+    /// </summary>
+    private static async Task CopyAsync<T>(NpgsqlConnection connection, string copySql, IReadOnlyList<T> items,
+        Action<PgBinaryCopyBuffer, T> writeRow, CancellationToken cancellationToken)
+    {
+        await using var copy = await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken);
+        using var rows = new PgBinaryCopyBuffer();
+        rows.WriteHeader();
+        foreach (var item in items)
+        {
+            writeRow(rows, item);
+            if (rows.Length >= 60 * 1024)
+            {
+                await rows.FlushToAsync(copy, cancellationToken);
+            }
+        }
+        rows.WriteTrailer();
+        await rows.FlushToAsync(copy, cancellationToken);
     }
 
     /// <summary>One row in <see cref="DecisionColumns.Names"/> order, typed as the table's columns.</summary>
