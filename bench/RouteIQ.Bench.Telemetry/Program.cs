@@ -436,7 +436,7 @@ namespace RouteIQ.Bench.Telemetry
         {
             var count = (int)options.Long("count", 200_000);
             var batchSize = (int)options.Long("batch", 2_000);
-            var parallel = (int)options.Long("parallel", 2);
+            var parallel = (int)options.Long("parallel", 1);
             var database = await Infra.CreateDatabaseAsync("bench_wr");
             var dataDir = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
             try
