@@ -17,6 +17,17 @@ echo "[test] starting infrastructure"
 # shellcheck disable=SC1091
 source ./scripts/.infra.env
 
+# Databases and vhosts that earlier runs' test classes created (marked "routeiq-test" by
+# RouteIQ.Testing.TestInfra) are dropped first; nothing unmarked is touched. Best effort.
+echo "[test] dropping test databases and vhosts left by earlier runs"
+for db in $(PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qAtc \
+    "SELECT d.datname FROM pg_database d JOIN pg_shdescription s ON s.objoid = d.oid AND s.classoid = 'pg_database'::regclass WHERE s.description = 'routeiq-test'" 2>/dev/null); do
+  PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+done
+for vhost in $(rabbitmqctl list_vhosts -q name description 2>/dev/null | awk -F'\t' '$2 == "routeiq-test" {print $1}'); do
+  rabbitmqctl delete_vhost -q "$vhost" >/dev/null 2>&1 || true
+done
+
 if [[ -f ./scripts/build-images.sh ]]; then
   echo "[test] building images (scripts/build-images.sh)"
   bash ./scripts/build-images.sh

@@ -23,6 +23,9 @@ public static class TestInfra
     private static string Require(string name, string localDefault)
         => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : localDefault;
 
+    /// <summary>Comment on every test database and description of every test vhost (see scripts/test.sh).</summary>
+    public const string TestMarker = "routeiq-test";
+
     /// <summary>A fresh PostgreSQL database for one test class; returns its connection string.</summary>
     public static async Task<string> CreateDatabaseAsync(string prefix)
     {
@@ -31,6 +34,9 @@ public static class TestInfra
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = $"CREATE DATABASE \"{name}\"";
+        await command.ExecuteNonQueryAsync();
+        // Marked, so scripts/test.sh can drop what earlier runs left behind (and nothing else).
+        command.CommandText = $"COMMENT ON DATABASE \"{name}\" IS '{TestMarker}'";
         await command.ExecuteNonQueryAsync();
         return new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name }.ConnectionString;
     }
@@ -42,7 +48,7 @@ public static class TestInfra
     public static async Task<string> CreateVirtualHostAsync(string prefix)
     {
         var vhost = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 60)];
-        await RunAsync("rabbitmqctl", "add_vhost", vhost);
+        await RunAsync("rabbitmqctl", "add_vhost", vhost, "--description", TestMarker);
         await RunAsync("rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
         var baseUri = new Uri(RabbitMqUri);
         return new UriBuilder(baseUri) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri.ToString();
