@@ -165,13 +165,24 @@ namespace RouteIQ.Bench.Telemetry
             }
         }
 
-        public static async Task<WebApplication> StartHostAsync(Dictionary<string, string?> settings)
+        public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
+
+        /// <summary>telemetry-ingest on <paramref name="port"/> (a free one by default) over <paramref name="database"/>, plus <paramref name="extra"/> settings.</summary>
+        public static async Task<WebApplication> StartHostAsync(string database, string? dataDir = null, int? port = null,
+            Dictionary<string, string?>? extra = null)
         {
             var builder = WebApplication.CreateBuilder();
-            builder.WebHost.UseUrls($"http://127.0.0.1:{settings["port"]}");
-            settings.Remove("port");
-            builder.Configuration.AddInMemoryCollection(settings);
-            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port ?? FreePort()}");
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:RouteIQ"] = database,
+                ["RouteIQ:DataDir"] = dataDir ?? NewDataDir(),
+                ["Logging:LogLevel:Default"] = "Warning",
+            });
+            if (extra is not null)
+            {
+                builder.Configuration.AddInMemoryCollection(extra);
+            }
             builder.AddServiceDefaults("telemetry-ingest");
             builder.AddTelemetryIngest();
             builder.AddRouteIQBus();
@@ -239,12 +250,9 @@ namespace RouteIQ.Bench.Telemetry
                 var baseline = await AckOnlyAsync(endpoint, count);
                 Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s; CPU per event: {cpu.Report(count)}"));
 
-                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                await using var app = await Infra.StartHostAsync(database, extra: new Dictionary<string, string?>
                 {
-                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
                     ["ConnectionStrings:RabbitMq"] = uri,
-                    ["ConnectionStrings:RouteIQ"] = database,
-                    ["RouteIQ:DataDir"] = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N")),
                     ["RouteIQ:Telemetry:BatchSize"] = options.Text("batch") ?? "2000",
                 });
                 // The clock starts once the service is up (its input then connects and consumes) and
@@ -332,12 +340,7 @@ namespace RouteIQ.Bench.Telemetry
             try
             {
                 var port = Infra.FreePort();
-                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
-                {
-                    ["port"] = port.ToString(CultureInfo.InvariantCulture),
-                    ["ConnectionStrings:RouteIQ"] = database,
-                    ["RouteIQ:DataDir"] = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N")),
-                });
+                await using var app = await Infra.StartHostAsync(database, port: port);
                 var generator = new SyntheticTelemetry(seed: 98, includeQueryText: false);
                 var bodies = Enumerable.Range(0, requests).Select(r => BuildRequest(generator, r * 512L, 512)).ToArray();
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
@@ -438,15 +441,9 @@ namespace RouteIQ.Bench.Telemetry
             var batchSize = (int)options.Long("batch", 2_000);
             var parallel = (int)options.Long("parallel", 1);
             var database = await Infra.CreateDatabaseAsync("bench_wr");
-            var dataDir = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
-                {
-                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
-                    ["ConnectionStrings:RouteIQ"] = database,
-                    ["RouteIQ:DataDir"] = dataDir,
-                });
+                await using var app = await Infra.StartHostAsync(database);
                 var parser = app.Services.GetRequiredService<DecisionParser>();
                 var writer = app.Services.GetRequiredService<IDecisionWriter>();
                 var generator = new SyntheticTelemetry(seed: 7);
@@ -486,14 +483,11 @@ namespace RouteIQ.Bench.Telemetry
         {
             var count = options.Long("count", 1_000_000);
             var database = await Infra.CreateDatabaseAsync("bench_ds");
-            var dataDir = Path.Combine(Path.GetTempPath(), "routeiq-bench-" + Guid.NewGuid().ToString("N"));
+            var dataDir = Infra.NewDataDir();
             try
             {
-                await using var app = await Infra.StartHostAsync(new Dictionary<string, string?>
+                await using var app = await Infra.StartHostAsync(database, dataDir, extra: new Dictionary<string, string?>
                 {
-                    ["port"] = Infra.FreePort().ToString(CultureInfo.InvariantCulture),
-                    ["ConnectionStrings:RouteIQ"] = database,
-                    ["RouteIQ:DataDir"] = dataDir,
                     ["RouteIQ:Telemetry:StoreQueryText"] = "true",
                 });
                 var parser = app.Services.GetRequiredService<DecisionParser>();
