@@ -453,8 +453,7 @@ namespace RouteIQ.Bench.Telemetry
                     .ToList();
                 // Warm-up on a throwaway batch of distinct ids is not possible without extra rows: write the first batch untimed.
                 await writer.WriteAsync(batches[0], [], CancellationToken.None);
-                using var process = Process.GetCurrentProcess();
-                var cpu0 = process.TotalProcessorTime;
+                var cpu = CpuShares.Start();
                 var sw = Stopwatch.StartNew();
                 var next = 1;
                 async Task Worker()
@@ -466,11 +465,9 @@ namespace RouteIQ.Bench.Telemetry
                 }
                 await Task.WhenAll(Enumerable.Range(0, parallel).Select(_ => Task.Run(Worker)));
                 var elapsed = sw.Elapsed;
-                process.Refresh();
                 var rows = count - batches[0].Count;
-                var cpuUs = (process.TotalProcessorTime - cpu0).TotalMicroseconds / rows;
                 Console.WriteLine(FormattableString.Invariant(
-                    $"writer: {rows} rows in {elapsed.TotalSeconds:F2} s = {rows / elapsed.TotalSeconds:F0} rows/s (batch {batchSize}, {parallel} at a time), harness process CPU {cpuUs:F1} us/row"));
+                    $"writer: {rows} rows in {elapsed.TotalSeconds:F2} s = {rows / elapsed.TotalSeconds:F0} rows/s (batch {batchSize}, {parallel} at a time); CPU per row: {cpu.Report(rows)}"));
                 return 0;
             }
             finally

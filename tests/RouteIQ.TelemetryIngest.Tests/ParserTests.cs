@@ -95,6 +95,74 @@ public sealed class ParserTests
     }
 
     [Fact]
+    public void ABadCandidateFieldIsNamedWithItsIndex()
+    {
+        var result = Parse("""{"contract_name":"routeiq.router_decision.v1","candidate_deployments":[{"model_name":"a","score":0.5},{"model_name":"b","score":"high"}]}""");
+
+        Assert.False(result.IsAccepted);
+        Assert.Equal("candidate_deployments[1].score: expected a number, got a string", result.Reason);
+        Assert.Equal("candidate_deployments[0].provider: expected a string, got a number",
+            Parse("""{"contract_name":"routeiq.router_decision.v1","candidate_deployments":[{"provider":7}]}""").Reason);
+    }
+
+    [Fact]
+    public void EscapedAndLongNamesAndValuesReadAsTheirText()
+    {
+        var longKey = new string('k', 100);
+        var result = Parse($$$"""
+            {"contract_name":"routeiq.router_decision.v1","selected_deployment":"gpt\u002d4o",
+             "outcome":{"st\u0061tus":"success","error_type":"{{{new string('e', 150)}}}"},
+             "custom_attributes":{"{{{longKey}}}":1,"qu\u0065ry_text":"secret","re\u0067ion":"eu"}}
+            """, TextParser);
+
+        Assert.True(result.IsAccepted, result.Reason);
+        var d = result.Decision!;
+        Assert.Equal("gpt-4o", d.SelectedDeployment);
+        Assert.Equal("success", d.OutcomeStatus);
+        Assert.Equal(new string('e', 150), d.ErrorType);
+        Assert.Equal("secret", d.QueryText);
+        Assert.Contains($"\"{longKey}\":1", d.AttributesJson);
+        Assert.Contains("\"region\":\"eu\"", d.AttributesJson);
+        Assert.DoesNotContain("secret", d.AttributesJson);
+    }
+
+    [Fact]
+    public void ReusedBuffersNeverCarryOneEventIntoTheNext()
+    {
+        var first = Parse("""{"contract_name":"routeiq.router_decision.v1","event_id":"e1","input":{"request_metadata":{"tier":"gold-first"}},"custom_attributes":{"region":"eu-first"}}""").Decision!;
+        // Rejected half-way through a copied object: its partial copy must not leak either.
+        Assert.False(Parse("""{"contract_name":"routeiq.router_decision.v1","custom_attributes":{"region":"partial","x":""").IsAccepted);
+        var second = Parse("""{"contract_name":"routeiq.router_decision.v1","event_id":"e2","custom_attributes":{"zone":"b"}}""").Decision!;
+        var third = Parse("""{"contract_name":"routeiq.router_decision.v1","event_id":"e3"}""").Decision!;
+
+        Assert.Equal("""{"request_metadata":{"tier":"gold-first"},"custom_attributes":{"region":"eu-first"}}""", first.AttributesJson);
+        Assert.Equal("""{"custom_attributes":{"zone":"b"}}""", second.AttributesJson);
+        Assert.Null(third.AttributesJson);
+        Assert.Equal(["e1", "e2", "e3"], new[] { first.EventId, second.EventId, third.EventId });
+    }
+
+    [Fact]
+    public void ParsingOnManyThreadsAtOnceGivesEachEventItsOwnFields()
+    {
+        var generator = new SyntheticTelemetry(seed: 11);
+        var events = Enumerable.Range(0, 2000).Select(i => generator.Event(i)).ToArray();
+        var expected = events.Select(e => TextParser.Parse(e, new DecisionContext(IngestSources.Bus)).Decision!).ToArray();
+
+        var parsed = new RouterDecision[events.Length];
+        Parallel.For(0, events.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            i => parsed[i] = TextParser.Parse(events[i], new DecisionContext(IngestSources.Bus)).Decision!);
+
+        for (var i = 0; i < events.Length; i++)
+        {
+            Assert.Equal(expected[i].EventId, parsed[i].EventId);
+            Assert.Equal(expected[i].SelectedDeployment, parsed[i].SelectedDeployment);
+            Assert.Equal(expected[i].UserId, parsed[i].UserId);
+            Assert.Equal(expected[i].QueryText, parsed[i].QueryText);
+            Assert.Equal(expected[i].AttributesJson, parsed[i].AttributesJson);
+        }
+    }
+
+    [Fact]
     public void AnEventOverOneMebibyteIsRejected()
     {
         var big = "{\"contract_name\":\"routeiq.router_decision.v1\",\"custom_attributes\":{\"pad\":\"" + new string('x', 1024 * 1024) + "\"}}";

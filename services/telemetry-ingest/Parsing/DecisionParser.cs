@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -43,6 +45,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
                 return ParseResult.Reject("expected a JSON object");
             }
             var state = new State();
+            Scratch.Current.Begin();
             ReadTopLevel(ref reader, json, ref state);
             if (reader.Read())
             {
@@ -59,6 +62,10 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         catch (JsonException ex)
         {
             return ParseResult.Reject($"malformed JSON: {FirstSentence(ex.Message)}");
+        }
+        finally
+        {
+            Scratch.End();
         }
     }
 
@@ -186,7 +193,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         }
         else
         {
-            d.EventId = Guid.TryParse(s.EventId, out var guid) ? guid.ToString("D") : s.EventId;
+            d.EventId = s.EventId;
         }
         d.QueryText = options.StoreQueryText ? s.QueryText : null;
         d.Performance ??= s.Performance ?? s.Legacy.Performance;
@@ -237,38 +244,38 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return null;
         }
-        var buffer = new ArrayBufferWriter<byte>(json.Length / 2 + 64);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var scratch = Scratch.Current;
+        var writer = scratch.OutputWriter();
+        writer.WriteStartObject();
+        WriteSlice(writer, "candidate_deployments", s.Candidates, json);
+        WriteSlice(writer, "experiment", s.Experiment, json);
+        var copies = scratch.Copies.WrittenSpan;
+        if (s.RequestMetadata is { } metadata)
         {
-            writer.WriteStartObject();
-            WriteSlice(writer, "candidate_deployments", s.Candidates, json);
-            WriteSlice(writer, "experiment", s.Experiment, json);
-            if (s.RequestMetadata is not null)
+            writer.WritePropertyName("request_metadata");
+            writer.WriteRawValue(copies[metadata], skipInputValidation: true);
+        }
+        if (s.CustomAttributes is { } custom)
+        {
+            writer.WritePropertyName("custom_attributes");
+            writer.WriteRawValue(copies[custom], skipInputValidation: true);
+        }
+        if (hasUnknown)
+        {
+            writer.WriteStartObject("extra");
+            foreach (var list in new[] { s.Unknown, s.LegacyKeys })
             {
-                writer.WritePropertyName("request_metadata");
-                writer.WriteRawValue(s.RequestMetadata, skipInputValidation: true);
-            }
-            if (s.CustomAttributes is not null)
-            {
-                writer.WritePropertyName("custom_attributes");
-                writer.WriteRawValue(s.CustomAttributes, skipInputValidation: true);
-            }
-            if (hasUnknown)
-            {
-                writer.WriteStartObject("extra");
-                foreach (var list in new[] { s.Unknown, s.LegacyKeys })
+                foreach (var (name, start, end) in list ?? [])
                 {
-                    foreach (var (name, start, end) in list ?? [])
-                    {
-                        writer.WritePropertyName(name);
-                        writer.WriteRawValue(json[start..end], skipInputValidation: true);
-                    }
+                    writer.WritePropertyName(name);
+                    writer.WriteRawValue(json[start..end], skipInputValidation: true);
                 }
-                writer.WriteEndObject();
             }
             writer.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        writer.WriteEndObject();
+        writer.Flush();
+        return Encoding.UTF8.GetString(scratch.Output.WrittenSpan);
     }
 
     private static void WriteSlice(Utf8JsonWriter writer, string name, (int Start, int End)? range, ReadOnlySpan<byte> json)
@@ -291,17 +298,13 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             {
                 case var n when n.SequenceEqual("contract_name"u8):
                     s.ContractNameSeen = true;
-                    s.ContractName = ReadString(ref reader, "contract_name");
+                    s.ContractName = ReadValue(ref reader, "contract_name");
                     break;
                 case var n when n.SequenceEqual("contract_version"u8):
-                    d.ContractVersion = ReadString(ref reader, "contract_version");
+                    d.ContractVersion = ReadValue(ref reader, "contract_version");
                     break;
                 case var n when n.SequenceEqual("event_id"u8):
-                    s.EventId = ReadString(ref reader, "event_id");
-                    if (s.EventId is { Length: > 128 })
-                    {
-                        throw new RejectException("event_id: longer than 128 characters");
-                    }
+                    s.EventId = ReadEventId(ref reader);
                     break;
                 case var n when n.SequenceEqual("trace_id"u8):
                     d.TraceId = ReadHexId(ref reader, "trace_id", 32);
@@ -322,20 +325,20 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
                     ReadInput(ref reader, json, ref s);
                     break;
                 case var n when n.SequenceEqual("strategy_name"u8):
-                    d.StrategyName = ReadString(ref reader, "strategy_name");
+                    d.StrategyName = ReadValue(ref reader, "strategy_name");
                     break;
                 case var n when n.SequenceEqual("strategy_version"u8):
-                    d.StrategyVersion = ReadString(ref reader, "strategy_version");
+                    d.StrategyVersion = ReadValue(ref reader, "strategy_version");
                     break;
                 case var n when n.SequenceEqual("candidate_deployments"u8):
                     s.Candidates = ReadCandidates(ref reader, json, out var count);
                     d.CandidateCount = count;
                     break;
                 case var n when n.SequenceEqual("selected_deployment"u8):
-                    d.SelectedDeployment = ReadString(ref reader, "selected_deployment");
+                    d.SelectedDeployment = ReadValue(ref reader, "selected_deployment");
                     break;
                 case var n when n.SequenceEqual("selection_reason"u8):
-                    d.SelectionReason = ReadString(ref reader, "selection_reason");
+                    d.SelectionReason = ReadValue(ref reader, "selection_reason");
                     break;
                 case var n when n.SequenceEqual("experiment"u8):
                     s.Experiment = ReadExperiment(ref reader, json, d);
@@ -421,17 +424,18 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             return;
         }
         var d = s.Decision;
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString();
+            var name = PropertyName(in reader, buffer);
             reader.Read();
             switch (name)
             {
-                case "requested_model": d.RequestedModel = ReadString(ref reader, "input.requested_model"); break;
+                case "requested_model": d.RequestedModel = ReadValue(ref reader, "input.requested_model"); break;
                 case "query_length": d.QueryLength = ReadInt32(ref reader, "input.query_length"); break;
-                case "user_id": d.UserId = ReadString(ref reader, "input.user_id"); break;
-                case "team_id": d.TeamId = ReadString(ref reader, "input.team_id"); break;
-                case "api_type": d.ApiType = ReadString(ref reader, "input.api_type"); break;
+                case "user_id": d.UserId = ReadValue(ref reader, "input.user_id"); break;
+                case "team_id": d.TeamId = ReadValue(ref reader, "input.team_id"); break;
+                case "api_type": d.ApiType = ReadValue(ref reader, "input.api_type"); break;
                 case "request_metadata":
                     s.RequestMetadata = CopyObject(ref reader, json, "input.request_metadata", ref s);
                     break;
@@ -452,24 +456,34 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             throw new RejectException($"candidate_deployments: expected an array, got {Describe(reader.TokenType)}");
         }
         var start = (int)reader.TokenStartIndex;
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.StartObject)
             {
                 throw new RejectException($"candidate_deployments[{count}]: expected an object, got {Describe(reader.TokenType)}");
             }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            try
             {
-                var name = reader.GetString();
-                reader.Read();
-                switch (name)
+                // Only validated here (the array is kept verbatim): field names are put together
+                // only when one is wrong, so a good candidate costs no allocation.
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    case "model_name": ReadString(ref reader, $"candidate_deployments[{count}].model_name"); break;
-                    case "provider": ReadString(ref reader, $"candidate_deployments[{count}].provider"); break;
-                    case "score": ReadDouble(ref reader, $"candidate_deployments[{count}].score"); break;
-                    case "available": ReadBool(ref reader, $"candidate_deployments[{count}].available"); break;
-                    default: reader.Skip(); break;
+                    var name = PropertyName(in reader, buffer);
+                    reader.Read();
+                    switch (name)
+                    {
+                        case "model_name": ExpectString(ref reader, "model_name"); break;
+                        case "provider": ExpectString(ref reader, "provider"); break;
+                        case "score": ReadDouble(ref reader, "score"); break;
+                        case "available": ReadBool(ref reader, "available"); break;
+                        default: reader.Skip(); break;
+                    }
                 }
+            }
+            catch (RejectException ex)
+            {
+                throw new RejectException($"candidate_deployments[{count}].{ex.Message}");
             }
             count++;
         }
@@ -484,20 +498,21 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return null;
         }
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString();
+            var name = PropertyName(in reader, buffer);
             reader.Read();
             switch (name)
             {
-                case "experiment_id": d.ExperimentId = ReadString(ref reader, "experiment.experiment_id"); break;
-                case "variant": d.ExperimentVariant = ReadString(ref reader, "experiment.variant"); break;
-                case "strategy_name": ReadString(ref reader, "experiment.strategy_name"); break;
-                case "strategy_version": ReadString(ref reader, "experiment.strategy_version"); break;
+                case "experiment_id": d.ExperimentId = ReadValue(ref reader, "experiment.experiment_id"); break;
+                case "variant": d.ExperimentVariant = ReadValue(ref reader, "experiment.variant"); break;
+                case "strategy_name": ExpectString(ref reader, "experiment.strategy_name"); break;
+                case "strategy_version": ExpectString(ref reader, "experiment.strategy_version"); break;
                 case "weight": ReadDouble(ref reader, "experiment.weight"); break;
                 case "total_weight": ReadDouble(ref reader, "experiment.total_weight"); break;
                 case "hash_bucket": ReadInt64(ref reader, "experiment.hash_bucket"); break;
-                case "hash_key_type": ReadString(ref reader, "experiment.hash_key_type"); break;
+                case "hash_key_type": ExpectString(ref reader, "experiment.hash_key_type"); break;
                 default: reader.Skip(); break;
             }
         }
@@ -511,9 +526,10 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return;
         }
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString();
+            var name = PropertyName(in reader, buffer);
             reader.Read();
             switch (name)
             {
@@ -532,19 +548,20 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return;
         }
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString();
+            var name = PropertyName(in reader, buffer);
             reader.Read();
             switch (name)
             {
-                case "status": d.OutcomeStatus = ReadString(ref reader, "outcome.status"); break;
+                case "status": d.OutcomeStatus = ReadValue(ref reader, "outcome.status"); break;
                 case "error_message": d.ErrorMessage = ReadString(ref reader, "outcome.error_message"); break;
-                case "error_type": d.ErrorType = ReadString(ref reader, "outcome.error_type"); break;
+                case "error_type": d.ErrorType = ReadValue(ref reader, "outcome.error_type"); break;
                 case "input_tokens": d.InputTokens = ReadInt64(ref reader, "outcome.input_tokens"); break;
                 case "output_tokens": d.OutputTokens = ReadInt64(ref reader, "outcome.output_tokens"); break;
                 case "total_tokens": d.TotalTokens = ReadInt64(ref reader, "outcome.total_tokens"); break;
-                case "api_type": d.ApiType ??= ReadString(ref reader, "outcome.api_type"); break;
+                case "api_type": d.ApiType ??= ReadValue(ref reader, "outcome.api_type"); break;
                 default: reader.Skip(); break;
             }
         }
@@ -556,15 +573,16 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return;
         }
+        Span<char> buffer = stackalloc char[NameBufferLength];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString();
+            var name = PropertyName(in reader, buffer);
             reader.Read();
             switch (name)
             {
                 case "fallback_triggered": d.FallbackTriggered = ReadBool(ref reader, "fallback.fallback_triggered") ?? false; break;
-                case "original_model": d.OriginalModel = ReadString(ref reader, "fallback.original_model"); break;
-                case "fallback_reason": d.FallbackReason = ReadString(ref reader, "fallback.fallback_reason"); break;
+                case "original_model": d.OriginalModel = ReadValue(ref reader, "fallback.original_model"); break;
+                case "fallback_reason": d.FallbackReason = ReadValue(ref reader, "fallback.fallback_reason"); break;
                 case "fallback_attempt": d.FallbackAttempt = ReadInt32(ref reader, "fallback.fallback_attempt"); break;
                 default: reader.Skip(); break;
             }
@@ -576,37 +594,177 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
     /// picking up <c>query_text</c> and <c>performance</c> on the way. The query text is
     /// left out of the copy: it lives in its own column, and only when storing it is allowed.
     /// </summary>
-    private static string? CopyObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, string field, ref State s)
+    /// <returns>Where the copy lies in <see cref="Scratch.Copies"/> (valid until the parse ends).</returns>
+    private static Range? CopyObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, string field, ref State s)
     {
         if (!BeginObject(ref reader, field))
         {
             return null;
         }
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var scratch = Scratch.Current;
+        var from = scratch.Copies.WrittenCount;
+        var writer = scratch.CopyWriter();
+        Span<char> buffer = stackalloc char[NameBufferLength];
+        writer.WriteStartObject();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            writer.WriteStartObject();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            var name = PropertyName(in reader, buffer);
+            reader.Read();
+            if (name.SequenceEqual("query_text") && reader.TokenType is JsonTokenType.String or JsonTokenType.Null)
             {
-                var name = reader.GetString()!;
-                reader.Read();
-                if (name == "query_text" && reader.TokenType is JsonTokenType.String or JsonTokenType.Null)
-                {
-                    s.QueryText ??= reader.GetString();
-                    continue;
-                }
-                if (name == "performance" && field == "custom_attributes" && reader.TokenType == JsonTokenType.Number)
-                {
-                    s.Performance = reader.GetDouble();
-                }
-                writer.WritePropertyName(name);
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                writer.WriteRawValue(json[start..(int)reader.BytesConsumed], skipInputValidation: true);
+                s.QueryText ??= reader.GetString();
+                continue;
             }
-            writer.WriteEndObject();
+            if (name.SequenceEqual("performance") && field == "custom_attributes" && reader.TokenType == JsonTokenType.Number)
+            {
+                s.Performance = reader.GetDouble();
+            }
+            writer.WritePropertyName(name);
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            writer.WriteRawValue(json[start..(int)reader.BytesConsumed], skipInputValidation: true);
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        writer.WriteEndObject();
+        writer.Flush();
+        return from..scratch.Copies.WrittenCount;
+    }
+
+    /// <summary>Length of the stack buffer property names are unescaped into; longer names (never a known one) allocate.</summary>
+    private const int NameBufferLength = 64;
+
+    /// <summary>The current property name, unescaped, without allocating when it fits <paramref name="buffer"/>.</summary>
+    private static ReadOnlySpan<char> PropertyName(in Utf8JsonReader reader, Span<char> buffer)
+    {
+        var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        return length <= buffer.Length ? buffer[..reader.CopyString(buffer)] : reader.GetString();
+    }
+
+    /// <summary>A string field kept as it is (an identifier, model or strategy name): repeated values share one instance.</summary>
+    private static string? ReadValue(ref Utf8JsonReader reader, string field) => reader.TokenType switch
+    {
+        JsonTokenType.String => Values.Read(ref reader),
+        JsonTokenType.Null => null,
+        _ => throw new RejectException($"{field}: expected a string, got {Describe(reader.TokenType)}"),
+    };
+
+    /// <summary>A string field that is only validated (its object is kept verbatim).</summary>
+    private static void ExpectString(ref Utf8JsonReader reader, string field)
+    {
+        if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+        {
+            throw new RejectException($"{field}: expected a string, got {Describe(reader.TokenType)}");
+        }
+    }
+
+    /// <summary>event_id: a UUID is normalised to its lower-case hyphenated form straight from the UTF-8 bytes.</summary>
+    private static string? ReadEventId(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String && !reader.HasValueSequence && !reader.ValueIsEscaped
+            && Utf8Parser.TryParse(reader.ValueSpan, out Guid guid, out var consumed, 'D') && consumed == reader.ValueSpan.Length)
+        {
+            return guid.ToString("D");
+        }
+        var value = ReadString(ref reader, "event_id");
+        if (value is { Length: > 128 })
+        {
+            throw new RejectException("event_id: longer than 128 characters");
+        }
+        return value is not null && Guid.TryParse(value, out guid) ? guid.ToString("D") : value;
+    }
+
+    private static readonly InternedValues Values = new();
+
+    /// <summary>
+    /// Interns the short, low-cardinality strings of decisions (model, strategy and status names,
+    /// user ids): looked up by their characters on the stack, so a value seen before costs no
+    /// allocation. Bounded: after <see cref="MaxEntries"/> distinct values new ones are simply
+    /// allocated.
+    /// </summary>
+    private sealed class InternedValues
+    {
+        private const int MaxEntries = 16_384;
+        private const int MaxLength = 96;
+        private readonly ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+        private int _count;
+
+        public InternedValues() => _lookup = _values.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        public string Read(ref Utf8JsonReader reader)
+        {
+            var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+            if (length > MaxLength)
+            {
+                return reader.GetString()!;
+            }
+            Span<char> buffer = stackalloc char[MaxLength];
+            var chars = buffer[..reader.CopyString(buffer)];
+            if (_lookup.TryGetValue(chars, out var value))
+            {
+                return value;
+            }
+            value = new string(chars);
+            if (Volatile.Read(ref _count) < MaxEntries && _values.TryAdd(value, value))
+            {
+                Interlocked.Increment(ref _count);
+            }
+            return value;
+        }
+    }
+
+    /// <summary>
+    /// Per-thread buffers one parse reuses: filtered copies of free-form objects and the
+    /// attributes document built from them. A parse never spans threads (it is synchronous).
+    /// </summary>
+    private sealed class Scratch
+    {
+        private const int KeepCapacity = 256 * 1024;
+        [ThreadStatic] private static Scratch? t_current;
+
+        public readonly ArrayBufferWriter<byte> Copies = new(1024);
+        public readonly ArrayBufferWriter<byte> Output = new(2048);
+        private Utf8JsonWriter? _copyWriter;
+        private Utf8JsonWriter? _outputWriter;
+
+        public static Scratch Current => t_current ??= new Scratch();
+
+        public void Begin() => Copies.ResetWrittenCount();
+
+        /// <summary>Drops the buffers after an unusually large event rather than keeping them per thread.</summary>
+        public static void End()
+        {
+            if (t_current is { } s && (s.Copies.Capacity > KeepCapacity || s.Output.Capacity > KeepCapacity))
+            {
+                t_current = null;
+            }
+        }
+
+        public Utf8JsonWriter CopyWriter()
+        {
+            if (_copyWriter is null)
+            {
+                _copyWriter = new Utf8JsonWriter(Copies);
+            }
+            else
+            {
+                _copyWriter.Reset(Copies);
+            }
+            return _copyWriter;
+        }
+
+        public Utf8JsonWriter OutputWriter()
+        {
+            Output.ResetWrittenCount();
+            if (_outputWriter is null)
+            {
+                _outputWriter = new Utf8JsonWriter(Output);
+            }
+            else
+            {
+                _outputWriter.Reset(Output);
+            }
+            return _outputWriter;
+        }
     }
 
     private static bool BeginObject(ref Utf8JsonReader reader, string field)
@@ -785,8 +943,8 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         public long? TimestampUnixMs;
         public (int, int)? Candidates;
         public (int, int)? Experiment;
-        public string? RequestMetadata;
-        public string? CustomAttributes;
+        public Range? RequestMetadata;
+        public Range? CustomAttributes;
         public string? QueryText;
         public double? Performance;
         public List<(string Name, int Start, int End)>? Unknown;

@@ -22,6 +22,10 @@ public sealed class TelemetryDbContext(DbContextOptions<TelemetryDbContext> opti
         {
             e.ToTable("decisions");
             e.HasKey(x => x.EventId);
+            if (Database.IsNpgsql())
+            {
+                e.Property(x => x.EventId).UseCollation("C");
+            }
             e.HasIndex(x => x.TimestampMs);
             e.Property(x => x.AttributesJson).HasColumnType(json);
         });
