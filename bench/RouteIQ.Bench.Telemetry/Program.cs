@@ -27,6 +27,10 @@ using RouteIQ.TelemetryIngest.Store;
 // Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
 var mode = args.Length > 0 ? args[0] : "help";
 var options = Args.Parse(args.Skip(1));
+if (mode != "publish" && !GcMatchesService())
+{
+    return 2;
+}
 return mode switch
 {
     "publish" => await Modes.PublishAsync(options),
@@ -37,6 +41,23 @@ return mode switch
     "write" => await Modes.WriteAsync(options),
     _ => Usage(),
 };
+
+// The service is measured inside this process, so this process must run the GC the service ships with.
+static bool GcMatchesService()
+{
+    var path = Path.Combine(AppContext.BaseDirectory, "RouteIQ.TelemetryIngest.runtimeconfig.json");
+    using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+    var serviceServerGc = config.RootElement.GetProperty("runtimeOptions").TryGetProperty("configProperties", out var properties)
+        && properties.TryGetProperty("System.GC.Server", out var server) && server.GetBoolean();
+    var envOverride = Environment.GetEnvironmentVariable("DOTNET_gcServer");
+    if (envOverride is null && System.Runtime.GCSettings.IsServerGC != serviceServerGc)
+    {
+        Console.Error.WriteLine($"this harness runs {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC but telemetry-ingest ships with {(serviceServerGc ? "server" : "workstation")} GC ({path}): align RouteIQ.Bench.Telemetry.csproj");
+        return false;
+    }
+    Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(envOverride is null ? " (as telemetry-ingest ships)" : $" (DOTNET_gcServer={envOverride} override)")}");
+    return true;
+}
 
 static int Usage()
 {
