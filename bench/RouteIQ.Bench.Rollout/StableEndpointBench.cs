@@ -29,6 +29,8 @@ public static class StableEndpointBench
         var seconds = Arg(args, "--seconds", 10);
         var rounds = Arg(args, "--rounds", 3);
         var rolls = Arg(args, "--rolls", 5);
+        // Process (the default, as rollout ships) or InProcess (the stable endpoint inside rollout's process).
+        var endpointMode = args.SkipWhile(a => a != "--stable-endpoint").Skip(1).FirstOrDefault() ?? "Process";
 
         var dataDir = Path.Combine(Path.GetTempPath(), $"routeiq-bench-rollout-{Guid.NewGuid():N}");
         var publicUrl = $"http://127.0.0.1:{FreePort()}";
@@ -40,7 +42,16 @@ public static class StableEndpointBench
             ["RouteIQ:Rollout:PublicUrl"] = publicUrl,
             ["RouteIQ:Rollout:StopServersOnShutdown"] = "true",
             ["RouteIQ:Workloads:Launcher"] = "Process",
+            ["RouteIQ:Rollout:StableEndpointMode"] = endpointMode,
         });
+        // --edge-env NAME=VALUE (repeatable): runtime settings for the stable endpoint process only.
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--edge-env" && args[i + 1].Split('=', 2) is [var name, var value])
+            {
+                builder.Configuration[$"RouteIQ:Rollout:EdgeEnvironment:{name}"] = value;
+            }
+        }
         builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort()}");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddServiceDefaults("bench-rollout");
@@ -87,7 +98,8 @@ public static class StableEndpointBench
             ? load.RunAsync(name, url, rate, TimeSpan.FromSeconds(seconds))
             : LoadGenerator.RunInChildAsync(selfCommand, name, url, rate, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(2));
 
-        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores, client {(inProcessClient ? "in the proxy's process" : "in its own process")}");
+        var endpoint = app.Services.GetRequiredService<StableEndpointHost>();
+        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores, client {(inProcessClient ? "in rollout's process" : "in its own process")}, stable endpoint {endpoint.Mode}");
         await load.RunAsync("warmup-direct", direct, rate, TimeSpan.FromSeconds(2));
         await load.RunAsync("warmup-proxy", proxied, rate, TimeSpan.FromSeconds(2));
 
@@ -97,14 +109,16 @@ public static class StableEndpointBench
         for (var round = 1; round <= rounds; round++)
         {
             var d = await Phase("direct", direct);
+            var cpu0 = EndpointCpu(endpoint);
             var p = await Phase("proxy", proxied);
+            var cpuPerRequest = (EndpointCpu(endpoint) - cpu0).TotalMicroseconds / Math.Max(1, p.LatenciesMs.Length);
             errors += d.Errors + p.Errors;
             added50.Add(p.Percentile(50) - d.Percentile(50));
             added99.Add(p.Percentile(99) - d.Percentile(99));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"round {round}: direct p50 {d.Percentile(50):0.000} ms p99 {d.Percentile(99):0.000} ms ({d.AchievedRate:0}/s, {d.Errors} errors) | "
                 + $"proxy p50 {p.Percentile(50):0.000} ms p99 {p.Percentile(99):0.000} ms ({p.AchievedRate:0}/s, {p.Errors} errors) | "
-                + $"added p50 {added50[^1]:0.000} ms p99 {added99[^1]:0.000} ms"));
+                + $"added p50 {added50[^1]:0.000} ms p99 {added99[^1]:0.000} ms | endpoint CPU {cpuPerRequest:0} us/request"));
         }
 
         // Real rolls while the load runs through the stable endpoint.
@@ -145,6 +159,13 @@ public static class StableEndpointBench
         {
             throw new InvalidOperationException($"roll to v{version} failed (see the log)");
         }
+    }
+
+    /// <summary>CPU time of the process the stable endpoint runs in (its own, or this one in process mode).</summary>
+    private static TimeSpan EndpointCpu(StableEndpointHost endpoint)
+    {
+        using var process = endpoint.EdgeProcessId is { } pid ? System.Diagnostics.Process.GetProcessById(pid) : System.Diagnostics.Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
     }
 
     private static double Median(List<double> values)

@@ -31,7 +31,6 @@ public static class RolloutExtensions
 
         builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
         builder.AddRouteIQWorkloads();
-        builder.Services.AddHttpForwarder();
 
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddSingleton<ModelPublisher>();

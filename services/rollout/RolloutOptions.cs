@@ -12,6 +12,19 @@ public sealed class RolloutOptions
     [Url]
     public string PublicUrl { get; set; } = "http://127.0.0.1:9000";
 
+    /// <summary>
+    /// <c>Process</c> (default): the stable endpoint is a small process of its own that rollout
+    /// starts, feeds with route changes and restarts if it dies; its request path runs without
+    /// thread-pool hops. <c>InProcess</c>: a server inside rollout's process.
+    /// </summary>
+    public Serving.StableEndpointMode StableEndpointMode { get; set; } = Serving.StableEndpointMode.Process;
+
+    /// <summary>
+    /// Environment of the stable endpoint process, over its defaults
+    /// (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>, <c>DOTNET_gcServer=0</c>): runtime tuning for the proxy alone.
+    /// </summary>
+    public Dictionary<string, string> EdgeEnvironment { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Alias a roll moves when the request names none.</summary>
     [Required]
     [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

@@ -224,7 +224,11 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
         var (_, body, _) = await Host.PostAsync("/admin/train/hanging", new { }, Async);
         var jobId = (string)body["job_id"]!;
         await Host.WaitForJobAsync(jobId, j => (string?)j["last_heartbeat_at"] is not null, TimeSpan.FromSeconds(30));
-        Assert.Equal("epoch 1\n", await Host.Http.GetStringAsync($"/admin/jobs/{jobId}/logs"));
+        // TrainStarted already counts as a heartbeat; the tail arrives with the first TrainHeartbeat.
+        string? tail = null;
+        await TestInfra.WaitUntilAsync(async () => (tail = await Host.Http.GetStringAsync($"/admin/jobs/{jobId}/logs")).Length > 0,
+            TimeSpan.FromSeconds(30), "the first heartbeat's log tail");
+        Assert.Equal("epoch 1\n", tail);
 
         // follow=true streams until the job ends (here: cancelled).
         var follow = Host.Http.GetStringAsync($"/admin/jobs/{jobId}/logs?follow=true");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using RouteIQ.Testing;
 using System.Diagnostics;
 using System.Net.Http.Json;
@@ -250,6 +251,37 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.True(status.Deployment!.Healthy);
         Assert.Equal(1, status.Deployment.Version);
         Assert.Equal("production", status.Deployment.Alias);
+    }
+
+    [Fact]
+    public async Task The_stable_endpoint_runs_as_its_own_process_and_a_dead_one_is_restarted_with_the_routes()
+    {
+        const string model = "edge-restart";
+        await RegisterAsync(model, 1);
+        RolledOut(await Host.RollAsync(model, "1"));
+        var endpoint = Host.Services.GetRequiredService<RouteIQ.Rollout.Serving.StableEndpointHost>();
+        Assert.Equal(RouteIQ.Rollout.Serving.StableEndpointMode.Process, endpoint.Mode);
+        var pid = Assert.Single(EdgeProcesses.For(Host.PublicUrl));
+        Assert.Equal(pid, endpoint.EdgeProcessId);
+        Assert.Equal(1, await Host.InvokeAsync(model));
+
+        using (var edge = Process.GetProcessById(pid))
+        {
+            edge.Kill();
+        }
+
+        await TestInfra.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return EdgeProcesses.For(Host.PublicUrl) is [var replacement] && replacement != pid && await Host.InvokeAsync(model) == 1;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), "a new stable endpoint process serving the model's route");
+        Assert.NotNull(endpoint.BoundAddress);
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         first.KillHard();
         await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         await first.DisposeAsync();
+        // The stable endpoint process notices its rollout is gone (its stdin closes) and exits: no orphan holds the port.
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(EdgeProcesses.For(settings["RouteIQ:Rollout:PublicUrl"]!).Count == 0),
+            TimeSpan.FromSeconds(20), "the killed rollout's stable endpoint process to exit");
 
         var vhost = Uri.UnescapeDataString(new Uri(settings["ConnectionStrings:RabbitMq"]!).AbsolutePath.TrimStart('/'));
         var steps = new[] { "before-publish", "after-publish", "after-switch" };
@@ -85,6 +88,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
                 ServingProcesses.Kill(Model, port);
             }
             Assert.Empty(leftOver);
+            Assert.Empty(EdgeProcesses.For(settings["RouteIQ:Rollout:PublicUrl"]!));
         }
     }
 

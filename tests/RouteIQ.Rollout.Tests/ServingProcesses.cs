@@ -7,12 +7,26 @@ public static class ServingProcesses
     public static IReadOnlySet<string> Ports(string model)
     {
         var ports = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, env) in Live("environ"))
+        {
+            if (env.Contains($"ROUTEIQ_MODEL={model}") && env.FirstOrDefault(e => e.StartsWith("SERVE_PORT=", StringComparison.Ordinal)) is { } port)
+            {
+                ports.Add(port["SERVE_PORT=".Length..]);
+            }
+        }
+        return ports;
+    }
+
+    /// <summary>Live (not zombie) processes with one of their NUL-separated /proc files (<c>environ</c>, <c>cmdline</c>).</summary>
+    public static IEnumerable<(int Pid, string[] Values)> Live(string procFile)
+    {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(dir), out _))
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
             {
                 continue;
             }
+            string[] values;
             try
             {
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
@@ -20,18 +34,15 @@ public static class ServingProcesses
                 {
                     continue;
                 }
-                var env = File.ReadAllText(Path.Combine(dir, "environ")).Split('\0');
-                if (env.Contains($"ROUTEIQ_MODEL={model}") && env.FirstOrDefault(e => e.StartsWith("SERVE_PORT=", StringComparison.Ordinal)) is { } port)
-                {
-                    ports.Add(port["SERVE_PORT=".Length..]);
-                }
+                values = File.ReadAllText(Path.Combine(dir, procFile)).Split('\0');
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // The process ended while we looked.
+                continue;
             }
+            yield return (pid, values);
         }
-        return ports;
     }
 
     /// <summary>Kills (SIGKILL) the processes serving <paramref name="model"/> on <paramref name="port"/>.</summary>

@@ -1,3 +1,4 @@
+using RouteIQ.Rollout.Edge;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
@@ -153,8 +154,9 @@ public sealed class RolloutCoordinator(
             CrashPoint("after-publish");
 
             var previousRoute = routes.Find(model);
-            routes.Set(new ServerRoute(model, version, started.ServerUrl) { HealthyTimestamp = started.HealthyTimestamp }, makeDefault: true);
+            // Counted as switched before the call: if the endpoint fails to confirm, the revert below still runs.
             switched = true;
+            await routes.SetAsync(new ServerRoute(model, version, started.ServerUrl) { HealthyTimestamp = started.HealthyTimestamp }, makeDefault: true, cancellationToken);
             logger.LogInformation("Stable endpoint: {Model} now served by v{Version} at {ServerUrl} (was {Previous})",
                 model, version, started.ServerUrl, previousRoute?.ServerUrl ?? "none");
             CrashPoint("after-switch");
@@ -194,8 +196,12 @@ public sealed class RolloutCoordinator(
                 model, version, deployment.Id, active?.Version, command.IsRollback);
             return deployment;
         }
-        catch (Exception) when (!switched || RevertSwitch(model, active))
+        catch (Exception)
         {
+            if (switched)
+            {
+                await RevertSwitchAsync(model, active);
+            }
             await serving.RetireAsync(deploymentId, await ActiveIdsAsync(CancellationToken.None), CancellationToken.None);
             if (switched && active is not null)
             {
@@ -206,17 +212,24 @@ public sealed class RolloutCoordinator(
     }
 
     /// <summary>Puts the recorded deployment back behind the endpoint after a failure past the switch.</summary>
-    private bool RevertSwitch(string model, Deployment? active)
+    private async Task RevertSwitchAsync(string model, Deployment? active)
     {
-        if (active?.ServerUrl is { } url)
+        try
         {
-            routes.Set(new ServerRoute(model, active.Version, url), makeDefault: false);
+            if (active?.ServerUrl is { } url)
+            {
+                await routes.SetAsync(new ServerRoute(model, active.Version, url), makeDefault: false, CancellationToken.None);
+            }
+            else
+            {
+                await routes.RemoveAsync(model, CancellationToken.None);
+            }
         }
-        else
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
         {
-            routes.Remove(model);
+            // The table here is already reverted; a restarted endpoint process is given it whole.
+            logger.LogError("The stable endpoint did not confirm the revert of {Model}: {Error}", model, ex.Message);
         }
-        return true;
     }
 
     private async Task RestorePublishedAsync(Deployment active)

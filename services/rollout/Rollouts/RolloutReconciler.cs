@@ -1,3 +1,4 @@
+using RouteIQ.Rollout.Edge;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using RouteIQ.Rollout.Registry;
@@ -109,7 +110,7 @@ public sealed class RolloutReconciler(
         }
         if (active.Count > 0)
         {
-            routes.SetDefault(active[^1].ModelName);
+            await routes.SetDefaultAsync(active[^1].ModelName, cancellationToken);
         }
 
         await serving.RemoveOrphansAsync(active.Select(d => d.Id).ToHashSet(), cancellationToken);
@@ -129,7 +130,7 @@ public sealed class RolloutReconciler(
     {
         if (await serving.ProbeAsync(deployment.ServerUrl, cancellationToken))
         {
-            routes.Set(new ServerRoute(deployment.ModelName, deployment.Version, deployment.ServerUrl!), makeDefault: false);
+            await routes.SetAsync(new ServerRoute(deployment.ModelName, deployment.Version, deployment.ServerUrl!), makeDefault: false, cancellationToken);
             logger.LogInformation("Adopted the live server of {Model} v{Version} at {ServerUrl}", deployment.ModelName, deployment.Version, deployment.ServerUrl);
             return;
         }
@@ -153,7 +154,7 @@ public sealed class RolloutReconciler(
             row.WorkloadId = started.WorkloadId;
             row.WorkloadKind = started.Kind;
             await db.SaveChangesAsync(cancellationToken);
-            routes.Set(new ServerRoute(deployment.ModelName, deployment.Version, started.ServerUrl), makeDefault: false);
+            await routes.SetAsync(new ServerRoute(deployment.ModelName, deployment.Version, started.ServerUrl), makeDefault: false, cancellationToken);
         }
         catch (RegistryException ex)
         {

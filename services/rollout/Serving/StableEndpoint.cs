@@ -1,236 +1,134 @@
-using System.Collections.Immutable;
-using System.Diagnostics;
-using System.Net;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Forwarder;
+using RouteIQ.Rollout.Edge;
 
 namespace RouteIQ.Rollout.Serving;
 
-/// <summary>Where one model's requests go right now.</summary>
-public sealed class ServerRoute(string model, int version, string serverUrl)
-{
-    private long _firstForwardedTimestamp;
-
-    public string Model { get; } = model;
-    public int Version { get; } = version;
-    public string ServerUrl { get; } = serverUrl.TrimEnd('/');
-
-    /// <summary><see cref="Stopwatch"/> timestamp when the candidate answered its readiness probe (0 when adopted).</summary>
-    public long HealthyTimestamp { get; init; }
-
-    /// <summary><see cref="Stopwatch"/> timestamp of the first request forwarded to this route (0 until then).</summary>
-    public long FirstForwardedTimestamp => Interlocked.Read(ref _firstForwardedTimestamp);
-
-    /// <summary>Time from "candidate healthy" to the first request forwarded to it, once both happened.</summary>
-    public TimeSpan? SwitchTime => HealthyTimestamp != 0 && FirstForwardedTimestamp != 0
-        ? Stopwatch.GetElapsedTime(HealthyTimestamp, FirstForwardedTimestamp)
-        : null;
-
-    internal void MarkForwarded()
-    {
-        if (Interlocked.Read(ref _firstForwardedTimestamp) == 0)
-        {
-            Interlocked.CompareExchange(ref _firstForwardedTimestamp, Stopwatch.GetTimestamp(), 0);
-        }
-    }
-}
-
 /// <summary>
-/// The routing table of the stable endpoint. Each change builds a new immutable table and
-/// swaps one reference, so a request sees either the old or the new server, never a mix,
-/// and a switch costs no lock on the request path.
+/// Rollout's routing table for the stable endpoint. A change is made here (one atomic swap) and,
+/// when the endpoint runs as its own process, counts as done only once that process has it in
+/// effect — so a roll never retires the old server while the endpoint may still send to it.
 /// </summary>
 public sealed class StableRouteTable
 {
-    private sealed record Table(ImmutableDictionary<string, ServerRoute> Routes, string? DefaultModel);
+    /// <summary>The table itself; the in-process endpoint reads it directly.</summary>
+    internal StableRoutes Local { get; } = new();
 
-    private Table _table = new(ImmutableDictionary.Create<string, ServerRoute>(StringComparer.Ordinal), null);
-    private readonly Lock _writeLock = new();
+    /// <summary>Pushes <see cref="Local"/> to the edge process and waits for it to apply (set by the host in process mode).</summary>
+    internal Func<CancellationToken, Task>? Sync { get; set; }
 
-    public ServerRoute? Find(string? model)
-    {
-        var table = Volatile.Read(ref _table);
-        var name = model ?? table.DefaultModel;
-        return name is not null && table.Routes.TryGetValue(name, out var route) ? route : null;
-    }
+    public ServerRoute? Find(string? model) => Local.Find(model);
 
-    public bool Knows(string model) => Volatile.Read(ref _table).Routes.ContainsKey(model);
+    public bool Knows(string model) => Local.Knows(model);
 
-    public string? DefaultModel => Volatile.Read(ref _table).DefaultModel;
+    public string? DefaultModel => Local.DefaultModel;
 
-    public IReadOnlyCollection<ServerRoute> All => Volatile.Read(ref _table).Routes.Values.ToList();
+    public IReadOnlyCollection<ServerRoute> All => Local.All;
 
     /// <summary>Points <paramref name="route"/>'s model at its server in one atomic swap.</summary>
-    public void Set(ServerRoute route, bool makeDefault)
+    public Task SetAsync(ServerRoute route, bool makeDefault, CancellationToken cancellationToken)
     {
-        lock (_writeLock)
-        {
-            var current = _table;
-            Volatile.Write(ref _table, new Table(current.Routes.SetItem(route.Model, route),
-                makeDefault || current.DefaultModel is null ? route.Model : current.DefaultModel));
-        }
+        Local.Set(route, makeDefault);
+        return SyncAsync(cancellationToken);
     }
 
-    public void SetDefault(string model)
+    public Task SetDefaultAsync(string model, CancellationToken cancellationToken)
     {
-        lock (_writeLock)
-        {
-            Volatile.Write(ref _table, _table with { DefaultModel = model });
-        }
+        Local.SetDefault(model);
+        return SyncAsync(cancellationToken);
     }
 
-    public void Remove(string model)
+    public Task RemoveAsync(string model, CancellationToken cancellationToken)
     {
-        lock (_writeLock)
-        {
-            var current = _table;
-            Volatile.Write(ref _table, new Table(current.Routes.Remove(model), current.DefaultModel));
-        }
+        Local.Remove(model);
+        return SyncAsync(cancellationToken);
     }
+
+    private Task SyncAsync(CancellationToken cancellationToken) => Sync?.Invoke(cancellationToken) ?? Task.CompletedTask;
+}
+
+/// <summary>How the stable endpoint runs (<c>RouteIQ:Rollout:StableEndpointMode</c>).</summary>
+public enum StableEndpointMode
+{
+    /// <summary>A process of its own started and supervised by rollout (<see cref="EdgeProcess"/>): the default.</summary>
+    Process,
+
+    /// <summary>A Kestrel server inside rollout's process.</summary>
+    InProcess,
 }
 
 /// <summary>
-/// The stable endpoint: its own Kestrel server on <c>RouteIQ:Rollout:PublicUrl</c> forwarding
-/// <c>/{model}/invocations</c> and <c>/{model}/ping</c> (and <c>/invocations</c>, <c>/ping</c>
-/// for the default model) to the active server with YARP's direct forwarder over pooled
-/// connections.
+/// Serves the stable endpoint on <c>RouteIQ:Rollout:PublicUrl</c> — by default as a process of
+/// its own fed with <see cref="StableRouteTable"/> (<see cref="EdgeProcess"/>), or inside this
+/// process (<see cref="StableEndpointMode.InProcess"/>) — with the same server either way
+/// (<see cref="StableEndpointServer"/>: Kestrel and YARP's direct forwarder).
 /// </summary>
 public sealed class StableEndpointHost(
     StableRouteTable routes,
-    IHttpForwarder forwarder,
     IOptions<RolloutOptions> options,
     ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
-    private static readonly string[] Actions = ["invocations", "ping"];
     private readonly ILogger _logger = loggerFactory.CreateLogger<StableEndpointHost>();
-    private readonly HttpMessageInvoker _client = CreateClient();
-    // Servers are plain http:// on loopback: HTTP/1.1 straight away, no upgrade attempt.
-    private static readonly ForwarderRequestConfig RequestConfig = new()
-    {
-        Version = HttpVersion.Version11,
-        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-    };
+    private StableEndpointServer? _server;
+    private EdgeProcess? _edge;
 
-    private readonly Dictionary<string, PathTransformer> _transformers = Actions.ToDictionary(a => a, a => new PathTransformer("/" + a));
-    private WebApplication? _app;
+    /// <summary>The public URL while the endpoint is listening; null while it is down.</summary>
+    public Uri? BoundAddress => _server is not null || _edge is { IsRunning: true } ? new Uri(options.Value.PublicUrl) : null;
 
-    public Uri? BoundAddress { get; private set; }
+    /// <summary>How it actually runs (process mode falls back to in-process where the edge is not deployed).</summary>
+    public StableEndpointMode? Mode { get; private set; }
 
-    public static HttpMessageInvoker CreateClient() => new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        UseCookies = false,
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-        EnableMultipleHttp2Connections = true,
-        ActivityHeadersPropagator = null,
-    });
+    /// <summary>The edge process's id in process mode (tests).</summary>
+    internal int? EdgeProcessId => _edge?.ProcessId;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var url = new Uri(options.Value.PublicUrl);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddLogging();
-        builder.Services.AddSingleton(loggerFactory);
-        // The handler never blocks (parse the path, one lookup, the forwarder's async send), so
-        // Kestrel may run it on the socket's I/O thread instead of hopping to the thread pool:
-        // one context switch less per request on the hot path.
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        var mode = options.Value.StableEndpointMode;
+        if (mode == StableEndpointMode.Process && !EdgeProcess.IsDeployed(out var reason))
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = ServiceDefaults.Extensions.MaxRequestBodyBytes;
-            // Plain-text HTTP/2 needs prior knowledge; model clients speak HTTP/1.1 with keep-alive.
-            var listen = (Action<ListenOptions>)(o => o.Protocols = HttpProtocols.Http1);
-            switch (url.Host)
-            {
-                case "localhost":
-                    kestrel.ListenLocalhost(url.Port, listen);
-                    break;
-                case "0.0.0.0" or "*" or "+" or "[::]":
-                    kestrel.ListenAnyIP(url.Port, listen);
-                    break;
-                default:
-                    kestrel.Listen(IPAddress.Parse(url.Host.Trim('[', ']')), url.Port, listen);
-                    break;
-            }
-        });
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        await app.StartAsync(cancellationToken);
-        _app = app;
-        BoundAddress = url;
-        _logger.LogInformation("Stable endpoint listening on {PublicUrl}", options.Value.PublicUrl);
-    }
-
-    private async Task HandleAsync(HttpContext context)
-    {
-        var path = context.Request.Path.Value ?? "/";
-        string? model = null;
-        string action;
-        var slash = path.IndexOf('/', 1);
-        if (slash < 0)
+            _logger.LogWarning("The stable endpoint runs inside rollout: its process cannot be started here ({Reason})", reason);
+            mode = StableEndpointMode.InProcess;
+        }
+        if (mode == StableEndpointMode.Process)
         {
-            action = path[1..];
+            var edge = new EdgeProcess(routes.Local, url, ServiceDefaults.Extensions.MaxRequestBodyBytes,
+                TimeSpan.FromSeconds(options.Value.StopGraceSeconds), options.Value.EdgeEnvironment, loggerFactory.CreateLogger<EdgeProcess>());
+            routes.Sync = edge.SyncAsync;
+            await edge.StartAsync(cancellationToken);
+            _edge = edge;
         }
         else
         {
-            model = Uri.UnescapeDataString(path[1..slash]);
-            action = path[(slash + 1)..];
+            var server = new StableEndpointServer(routes.Local, url, ServiceDefaults.Extensions.MaxRequestBodyBytes, loggerFactory);
+            await server.StartAsync(cancellationToken);
+            _server = server;
+            _logger.LogInformation("Stable endpoint listening on {PublicUrl} (in process)", options.Value.PublicUrl);
         }
-        if (!_transformers.TryGetValue(action, out var transformer))
-        {
-            await WriteErrorAsync(context, StatusCodes.Status404NotFound, "not found: use /{model}/invocations, /{model}/ping, /invocations or /ping");
-            return;
-        }
-        var route = routes.Find(model);
-        if (route is null)
-        {
-            await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable,
-                model is null ? "no model is deployed" : $"model '{model}' has no active deployment");
-            return;
-        }
-        route.MarkForwarded();
-        var error = await forwarder.SendAsync(context, route.ServerUrl, _client, RequestConfig, transformer);
-        if (error != ForwarderError.None && error != ForwarderError.RequestCanceled)
-        {
-            _logger.LogWarning("Forwarding {Path} to {Model} v{Version} at {ServerUrl} failed: {Error}", path, route.Model, route.Version, route.ServerUrl, error);
-        }
-    }
-
-    private static Task WriteErrorAsync(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new { error = message });
+        Mode = mode;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_app is not null)
+        if (_edge is not null)
         {
-            await _app.StopAsync(cancellationToken);
+            await _edge.StopAsync(cancellationToken);
+        }
+        if (_server is not null)
+        {
+            await _server.StopAsync(cancellationToken);
         }
     }
 
+    // Registered both as a singleton and as the hosted service: the container may dispose it twice.
     public async ValueTask DisposeAsync()
     {
-        if (_app is not null)
+        if (Interlocked.Exchange(ref _edge, null) is { } edge)
         {
-            await _app.DisposeAsync();
+            await edge.DisposeAsync();
         }
-        _client.Dispose();
-    }
-
-    /// <summary>Sends <c>/{model}/{action}</c> to the server's <c>/{action}</c>, keeping the query.</summary>
-    private sealed class PathTransformer(string serverPath) : HttpTransformer
-    {
-        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        if (Interlocked.Exchange(ref _server, null) is { } server)
         {
-            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-            proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, serverPath, httpContext.Request.QueryString);
+            await server.DisposeAsync();
         }
     }
 }

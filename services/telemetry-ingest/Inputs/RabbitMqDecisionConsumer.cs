@@ -111,25 +111,7 @@ public sealed class RabbitMqDecisionConsumer(
         await channel.BasicQosAsync(0, (ushort)_options.EffectivePrefetch, global: false, stoppingToken);
 
         var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var parser = ingest.Parser;
-        var consumer = new AsyncEventingBasicConsumer(channel);
-        consumer.ReceivedAsync += (_, ea) =>
-        {
-            // The body buffer is only valid during this call: parse now, keep what the batch needs.
-            var body = ea.Body.Span;
-            var result = body.Length > DecisionParser.MaxEventBytes
-                ? ParseResult.Reject($"body is {body.Length} bytes, over the 1 MiB limit")
-                : parser.Parse(body, new DecisionContext(IngestSources.Bus));
-            var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(body.Length > 65536 ? body[..65536] : body);
-            deliveries.Writer.TryWrite(new Delivery(ea.DeliveryTag, result, raw));
-            return Task.CompletedTask;
-        };
-        // A queue restarted under us cancels the consumer while the channel stays open: start over.
-        consumer.UnregisteredAsync += (_, _) =>
-        {
-            session.Cancel();
-            return Task.CompletedTask;
-        };
+        var consumer = new DeliveryConsumer(channel, ingest.Parser, deliveries.Writer, session);
         await channel.BasicConsumeAsync(_options.Queue, autoAck: false, consumer, stoppingToken);
         _connected = true;
         _lastError = null;
@@ -243,4 +225,32 @@ public sealed class RabbitMqDecisionConsumer(
             : HealthCheckResult.Degraded($"not connected to {endpoint}{(_lastError is null ? "" : $" ({_lastError})")}"));
 
     private readonly record struct Delivery(ulong Tag, ParseResult Result, string? Raw);
+
+    /// <summary>
+    /// Parses each delivery in the client's dispatch callback (the body buffer is only valid during
+    /// the call) and hands the result to the batch loop. A direct consumer rather than
+    /// <see cref="AsyncEventingBasicConsumer"/>: no event-args object and no handler list per message.
+    /// </summary>
+    private sealed class DeliveryConsumer(IChannel channel, DecisionParser parser, ChannelWriter<Delivery> deliveries, CancellationTokenSource session)
+        : AsyncDefaultBasicConsumer(channel)
+    {
+        public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey,
+            IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+        {
+            var span = body.Span;
+            var result = span.Length > DecisionParser.MaxEventBytes
+                ? ParseResult.Reject($"body is {span.Length} bytes, over the 1 MiB limit")
+                : parser.Parse(span, new DecisionContext(IngestSources.Bus));
+            var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(span.Length > 65536 ? span[..65536] : span);
+            deliveries.TryWrite(new Delivery(deliveryTag, result, raw));
+            return Task.CompletedTask;
+        }
+
+        /// <summary>A queue deleted or restarted under us cancels the consumer while the channel stays open: start over.</summary>
+        protected override Task OnCancelAsync(string[] consumerTags, CancellationToken cancellationToken = default)
+        {
+            session.Cancel();
+            return Task.CompletedTask;
+        }
+    }
 }

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RouteIQ.Rollout.Edge;
+
+/// <summary>
+/// The line protocol between rollout and its edge process: one JSON object per line. Rollout
+/// writes <see cref="RouteTableMessage"/> to the edge's stdin; the edge writes
+/// <see cref="EdgeEvent"/> to its stdout (its logs go to stderr). The edge stops when its
+/// stdin closes — rollout exiting, even killed, never leaves an edge behind holding the port.
+/// </summary>
+public sealed record RouteTableMessage(long Seq, string? Default, IReadOnlyList<RouteEntry> Routes);
+
+public sealed record RouteEntry(string Model, int Version, string Url);
+
+/// <summary>Exactly one of the fields is set.</summary>
+public sealed record EdgeEvent
+{
+    /// <summary>Listening on this URL.</summary>
+    public string? Ready { get; init; }
+
+    /// <summary>Could not start (the reason); the process exits with <see cref="EdgeProtocol.StartFailedExitCode"/>.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The route table with this sequence number is in effect.</summary>
+    public long? Ack { get; init; }
+
+    /// <summary>The first request was forwarded to this route.</summary>
+    public ForwardedEvent? Forwarded { get; init; }
+}
+
+/// <param name="Timestamp"><see cref="System.Diagnostics.Stopwatch"/> timestamp (the system's monotonic clock).</param>
+public sealed record ForwardedEvent(string Model, int Version, string Url, long Timestamp);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RouteTableMessage))]
+[JsonSerializable(typeof(EdgeEvent))]
+internal sealed partial class EdgeJsonContext : JsonSerializerContext;
+
+public static class EdgeProtocol
+{
+    public const int StartFailedExitCode = 3;
+
+    public static string Serialize(RouteTableMessage message) => JsonSerializer.Serialize(message, EdgeJsonContext.Default.RouteTableMessage);
+
+    public static string Serialize(EdgeEvent message) => JsonSerializer.Serialize(message, EdgeJsonContext.Default.EdgeEvent);
+
+    public static RouteTableMessage? ReadTable(string line) => JsonSerializer.Deserialize(line, EdgeJsonContext.Default.RouteTableMessage);
+
+    public static EdgeEvent? ReadEvent(string line) => JsonSerializer.Deserialize(line, EdgeJsonContext.Default.EdgeEvent);
+}

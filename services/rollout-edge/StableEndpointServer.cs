@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace RouteIQ.Rollout.Edge;
+
+/// <summary>
+/// The stable endpoint: a Kestrel server forwarding <c>/{model}/invocations</c> and
+/// <c>/{model}/ping</c> (and <c>/invocations</c>, <c>/ping</c> for the default model) to the
+/// active server of the model with YARP's direct forwarder over pooled connections.
+/// </summary>
+public sealed class StableEndpointServer : IAsyncDisposable
+{
+    private static readonly string[] Actions = ["invocations", "ping"];
+    // Servers are plain http:// on loopback: HTTP/1.1 straight away, no upgrade attempt.
+    private static readonly ForwarderRequestConfig RequestConfig = new()
+    {
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+    };
+
+    private readonly StableRoutes _routes;
+    private readonly Uri _url;
+    private readonly long _maxRequestBodyBytes;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly Action<ServerRoute>? _firstForward;
+    private readonly HttpMessageInvoker _client = CreateClient();
+    private readonly Dictionary<string, PathTransformer> _transformers = Actions.ToDictionary(a => a, a => new PathTransformer("/" + a));
+    private IHttpForwarder? _forwarder;
+    private WebApplication? _app;
+
+    /// <param name="firstForward">Called once per route, on the request thread, when the first request is forwarded to it.</param>
+    public StableEndpointServer(StableRoutes routes, Uri url, long maxRequestBodyBytes, ILoggerFactory loggerFactory, Action<ServerRoute>? firstForward = null)
+    {
+        _routes = routes;
+        _url = url;
+        _maxRequestBodyBytes = maxRequestBodyBytes;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<StableEndpointServer>();
+        _firstForward = firstForward;
+    }
+
+    public static HttpMessageInvoker CreateClient() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        EnableMultipleHttp2Connections = true,
+        ActivityHeadersPropagator = null,
+    });
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddLogging();
+        builder.Services.AddHttpForwarder();
+        // The handler never blocks (parse the path, one lookup, the forwarder's async send), so
+        // Kestrel may run it on the socket's I/O thread instead of hopping to the thread pool.
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = _maxRequestBodyBytes;
+            // Plain-text HTTP/2 needs prior knowledge; model clients speak HTTP/1.1 with keep-alive.
+            var listen = (Action<ListenOptions>)(o => o.Protocols = HttpProtocols.Http1);
+            switch (_url.Host)
+            {
+                case "localhost":
+                    kestrel.ListenLocalhost(_url.Port, listen);
+                    break;
+                case "0.0.0.0" or "*" or "+" or "[::]":
+                    kestrel.ListenAnyIP(_url.Port, listen);
+                    break;
+                default:
+                    kestrel.Listen(IPAddress.Parse(_url.Host.Trim('[', ']')), _url.Port, listen);
+                    break;
+            }
+        });
+        var app = builder.Build();
+        _forwarder = app.Services.GetRequiredService<IHttpForwarder>();
+        app.Run(HandleAsync);
+        await app.StartAsync(cancellationToken);
+        _app = app;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "/";
+        string? model = null;
+        string action;
+        var slash = path.IndexOf('/', 1);
+        if (slash < 0)
+        {
+            action = path[1..];
+        }
+        else
+        {
+            model = Uri.UnescapeDataString(path[1..slash]);
+            action = path[(slash + 1)..];
+        }
+        if (!_transformers.TryGetValue(action, out var transformer))
+        {
+            await WriteErrorAsync(context, StatusCodes.Status404NotFound, "not found: use /{model}/invocations, /{model}/ping, /invocations or /ping");
+            return;
+        }
+        var route = _routes.Find(model);
+        if (route is null)
+        {
+            await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable,
+                model is null ? "no model is deployed" : $"model '{model}' has no active deployment");
+            return;
+        }
+        if (route.FirstForwardedTimestamp == 0 && route.MarkForwarded(Stopwatch.GetTimestamp()))
+        {
+            _firstForward?.Invoke(route);
+        }
+        var error = await _forwarder!.SendAsync(context, route.ServerUrl, _client, RequestConfig, transformer);
+        if (error != ForwarderError.None && error != ForwarderError.RequestCanceled)
+        {
+            _logger.LogWarning("Forwarding {Path} to {Model} v{Version} at {ServerUrl} failed: {Error}", path, route.Model, route.Version, route.ServerUrl, error);
+        }
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new { error = message });
+    }
+
+    /// <summary>Stops taking connections and lets in-flight requests finish within <paramref name="cancellationToken"/>.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+            _app = null;
+        }
+        _client.Dispose();
+    }
+
+    /// <summary>Sends <c>/{model}/{action}</c> to the server's <c>/{action}</c>, keeping the query.</summary>
+    private sealed class PathTransformer(string serverPath) : HttpTransformer
+    {
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, serverPath, httpContext.Request.QueryString);
+        }
+    }
+}
