@@ -133,7 +133,17 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
         while (true)
         {
             var edge = Instance.Start(publicUrl, maxRequestBodyBytes, drainGrace, environment, routes, logger);
-            var ready = await edge.WaitReadyAsync(cancellationToken);
+            string? ready;
+            try
+            {
+                ready = await edge.WaitReadyAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping while it starts: it must not outlive this call.
+                await edge.DisposeAsync();
+                throw;
+            }
             if (ready is null)
             {
                 logger.LogInformation("Stable endpoint process (pid {Pid}) listening on {PublicUrl}", edge.Process.Id, publicUrl);
