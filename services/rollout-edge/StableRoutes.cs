@@ -54,11 +54,14 @@ public sealed class StableRoutes
         return name is not null && table.Routes.TryGetValue(name, out var route) ? route : null;
     }
 
-    public bool Knows(string model) => Volatile.Read(ref _table).Routes.ContainsKey(model);
-
     public string? DefaultModel => Volatile.Read(ref _table).DefaultModel;
 
-    public IReadOnlyCollection<ServerRoute> All => Volatile.Read(ref _table).Routes.Values.ToList();
+    /// <summary>The routes and the default model of one table (never a mix of two).</summary>
+    public (IReadOnlyList<ServerRoute> Routes, string? DefaultModel) Snapshot()
+    {
+        var table = Volatile.Read(ref _table);
+        return (table.Routes.Values.ToList(), table.DefaultModel);
+    }
 
     /// <summary>Points <paramref name="route"/>'s model at its server in one atomic swap.</summary>
     public void Set(ServerRoute route, bool makeDefault)

@@ -71,8 +71,8 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
                     continue;
                 }
                 var seq = ++_seq;
-                var table = new RouteTableMessage(seq, routes.DefaultModel,
-                    routes.All.Select(r => new RouteEntry(r.Model, r.Version, r.ServerUrl)).ToList());
+                var (current, defaultModel) = routes.Snapshot();
+                var table = new RouteTableMessage(seq, defaultModel, current.Select(r => new RouteEntry(r.Model, r.Version, r.ServerUrl)).ToList());
                 if (await edge.SendAsync(EdgeProtocol.Serialize(table), seq, AckTimeout, timeout.Token))
                 {
                     return;

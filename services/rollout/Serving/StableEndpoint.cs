@@ -18,12 +18,6 @@ public sealed class StableRouteTable
 
     public ServerRoute? Find(string? model) => Local.Find(model);
 
-    public bool Knows(string model) => Local.Knows(model);
-
-    public string? DefaultModel => Local.DefaultModel;
-
-    public IReadOnlyCollection<ServerRoute> All => Local.All;
-
     /// <summary>Points <paramref name="route"/>'s model at its server in one atomic swap.</summary>
     public Task SetAsync(ServerRoute route, bool makeDefault, CancellationToken cancellationToken)
     {

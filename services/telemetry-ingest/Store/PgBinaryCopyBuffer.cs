@@ -64,49 +64,49 @@ public sealed class PgBinaryCopyBuffer : IDisposable
 
     public void WriteInt64(long? value)
     {
-        if (value is not { } v)
+        if (value is { } v)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(FixedValue(8), v);
+        }
+        else
         {
             WriteNull();
-            return;
         }
-        var span = Reserve(12);
-        BinaryPrimitives.WriteInt32BigEndian(span, 8);
-        BinaryPrimitives.WriteInt64BigEndian(span[4..], v);
-        _position += 12;
     }
 
     public void WriteInt32(int? value)
     {
-        if (value is not { } v)
+        if (value is { } v)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(FixedValue(4), v);
+        }
+        else
         {
             WriteNull();
-            return;
         }
-        var span = Reserve(8);
-        BinaryPrimitives.WriteInt32BigEndian(span, 4);
-        BinaryPrimitives.WriteInt32BigEndian(span[4..], v);
-        _position += 8;
     }
 
     public void WriteDouble(double? value)
     {
-        if (value is not { } v)
+        if (value is { } v)
+        {
+            BinaryPrimitives.WriteDoubleBigEndian(FixedValue(8), v);
+        }
+        else
         {
             WriteNull();
-            return;
         }
-        var span = Reserve(12);
-        BinaryPrimitives.WriteInt32BigEndian(span, 8);
-        BinaryPrimitives.WriteDoubleBigEndian(span[4..], v);
-        _position += 12;
     }
 
-    public void WriteBoolean(bool value)
+    public void WriteBoolean(bool value) => FixedValue(1)[0] = value ? (byte)1 : (byte)0;
+
+    /// <summary>Writes the length of a fixed-size value and returns the bytes its value goes into.</summary>
+    private Span<byte> FixedValue(int size)
     {
-        var span = Reserve(5);
-        BinaryPrimitives.WriteInt32BigEndian(span, 1);
-        span[4] = value ? (byte)1 : (byte)0;
-        _position += 5;
+        var span = Reserve(4 + size);
+        BinaryPrimitives.WriteInt32BigEndian(span, size);
+        _position += 4 + size;
+        return span.Slice(4, size);
     }
 
     /// <summary>Writes what is buffered to <paramref name="stream"/> and starts over.</summary>
