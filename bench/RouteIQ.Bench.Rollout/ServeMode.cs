@@ -25,6 +25,9 @@ public static class ServeMode
             // Drain the request body, as a real model server would.
             await context.Request.Body.CopyToAsync(Stream.Null);
             context.Response.ContentType = "application/json";
+            // As the product's router server (Results.Text) and most model servers do: a declared
+            // length, not a chunked body with its terminating chunk sent separately.
+            context.Response.ContentLength = body.Length;
             await context.Response.Body.WriteAsync(body);
         });
         await app.RunAsync();

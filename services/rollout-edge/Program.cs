@@ -20,6 +20,9 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .SetMinimumLevel(LogLevel.Information)
     .AddFilter("Microsoft", LogLevel.Warning)
     .AddFilter("Yarp", LogLevel.Warning)
+    // Any enabled level here makes ASP.NET Core hosting create an Activity and a log scope for every
+    // request; the edge logs nothing per request, so this category is off.
+    .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None)
     .AddSimpleConsole(o => o.SingleLine = true)
     .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
 var logger = loggerFactory.CreateLogger("RouteIQ.Rollout.Edge");

@@ -42,7 +42,7 @@ public sealed class StableEndpointServer : IAsyncDisposable
         _firstForward = firstForward;
     }
 
-    public static HttpMessageInvoker CreateClient() => new(new SocketsHttpHandler
+    public static HttpMessageInvoker CreateClient() => new(new OneWriteRequestHandler(new SocketsHttpHandler
     {
         UseProxy = false,
         AllowAutoRedirect = false,
@@ -52,7 +52,7 @@ public sealed class StableEndpointServer : IAsyncDisposable
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
         EnableMultipleHttp2Connections = true,
         ActivityHeadersPropagator = null,
-    });
+    }));
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -159,6 +159,49 @@ public sealed class StableEndpointServer : IAsyncDisposable
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
             proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, serverPath, httpContext.Request.QueryString);
+        }
+    }
+
+    /// <summary>
+    /// Sends a small request whose length is declared (every model invocation) in one write.
+    /// YARP's request content flushes the headers on their own before it copies the body, so each
+    /// <c>POST /invocations</c> would reach the server as two segments — one more send here and
+    /// one more wake-up of the server per request. This handler, between the forwarder and the
+    /// connection pool, lets YARP's content copy the body into a buffer first (so YARP still sees
+    /// its body copy finish, with its own error reporting for a client that goes away mid-body) and
+    /// sends headers and body as bytes. Larger, chunked or <c>Expect: 100-continue</c> requests stream
+    /// untouched.
+    /// </summary>
+    internal sealed class OneWriteRequestHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        /// <summary>Bodies up to this size are buffered; bigger ones stream.</summary>
+        internal const int BufferedBodyLimit = 64 * 1024;
+        private static readonly bool TmpOff = Environment.GetEnvironmentVariable("TMP_STREAM_ALL") == "1";
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!TmpOff && request.Content is { } streamed and not ByteArrayContent
+                && streamed.Headers.ContentLength is > 0 and <= BufferedBodyLimit and var length
+                && request.Headers.ExpectContinue != true)
+            {
+                var body = new byte[length];
+                // A fixed-size stream: a body longer than declared fails the copy instead of growing.
+                using (var buffer = new MemoryStream(body, writable: true))
+                {
+                    await streamed.CopyToAsync(buffer, cancellationToken);
+                    if (buffer.Position != length)
+                    {
+                        throw new IOException($"the request body ended after {buffer.Position} of {length} declared bytes");
+                    }
+                }
+                var content = new ByteArrayContent(body);
+                foreach (var header in streamed.Headers)
+                {
+                    content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+                request.Content = content;
+            }
+            return await base.SendAsync(request, cancellationToken);
         }
     }
 }
