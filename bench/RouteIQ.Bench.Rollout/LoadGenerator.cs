@@ -33,48 +33,91 @@ public sealed class LoadGenerator(HttpClient client)
     }) { Timeout = TimeSpan.FromSeconds(10) };
 
     /// <summary>
-    /// <c>load --url U --rate R --seconds S --warmup W</c>: one phase from a process of its own (as
-    /// real clients are), after a warm-up against the same URL; prints one <c>RESULT</c> line.
+    /// <c>load --url U [--url U2 --slice S] --rate R --seconds S --warmup W</c>: one phase from a
+    /// process of its own (as real callers are), after a warm-up against each URL; prints one
+    /// <c>RESULT name errors rate latencies</c> line per URL. With two URLs the phase alternates
+    /// between them every <c>--slice</c> seconds (each at the full rate while its slice runs), so a
+    /// machine that slows down or speeds up during the phase moves both sets of latencies alike.
     /// </summary>
     public static async Task<int> RunProcessAsync(string[] args)
     {
         string Value(string name) => args[Array.IndexOf(args, name) + 1];
-        var url = Value("--url");
+        var urls = args.Select((a, i) => (a, i)).Where(x => x.a == "--url").Select(x => args[x.i + 1]).ToArray();
         var rate = int.Parse(Value("--rate"), CultureInfo.InvariantCulture);
         var seconds = double.Parse(Value("--seconds"), CultureInfo.InvariantCulture);
         var warmup = double.Parse(Value("--warmup"), CultureInfo.InvariantCulture);
+        var slice = args.Contains("--slice") ? double.Parse(Value("--slice"), CultureInfo.InvariantCulture) : seconds;
         using var client = CreateClient();
         var load = new LoadGenerator(client);
-        await load.RunAsync("warmup", url, rate, TimeSpan.FromSeconds(warmup));
-        var result = await load.RunAsync("measured", url, rate, TimeSpan.FromSeconds(seconds));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RESULT {result.Errors} {result.AchievedRate:0.###} {string.Join(',', result.LatenciesMs.Select(l => l.ToString("0.####", CultureInfo.InvariantCulture)))}"));
+        foreach (var url in urls)
+        {
+            await load.RunAsync("warmup", url, rate, TimeSpan.FromSeconds(warmup));
+        }
+        var latencies = urls.Select(_ => new List<double>()).ToArray();
+        var errors = new int[urls.Length];
+        var elapsed = new double[urls.Length];
+        var slices = Math.Max(1, (int)Math.Round(seconds / slice));
+        for (var k = 0; k < slices * urls.Length; k++)
+        {
+            var target = k % urls.Length;
+            var result = await load.RunAsync("measured", urls[target], rate, TimeSpan.FromSeconds(slice));
+            latencies[target].AddRange(result.LatenciesMs);
+            errors[target] += result.Errors;
+            elapsed[target] += (result.LatenciesMs.Length + result.Errors) / result.AchievedRate;
+        }
+        for (var i = 0; i < urls.Length; i++)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT {i} {errors[i]} {(latencies[i].Count + errors[i]) / elapsed[i]:0.###} {string.Join(',', latencies[i].Select(l => l.ToString("0.####", CultureInfo.InvariantCulture)))}"));
+        }
         return 0;
     }
 
     /// <summary>Runs one phase in a child process started with <paramref name="selfCommand"/> + <c>load …</c>.</summary>
     public static async Task<PhaseResult> RunInChildAsync(IReadOnlyList<string> selfCommand, string name, string url, int rate, TimeSpan duration, TimeSpan warmup)
+        => (await RunInChildAsync(selfCommand, [(name, url)], rate, duration, warmup, duration))[0];
+
+    /// <summary>
+    /// Runs one phase in a child process started with <paramref name="selfCommand"/> + <c>load …</c>,
+    /// alternating between the targets every <paramref name="slice"/>; one result per target.
+    /// </summary>
+    public static async Task<PhaseResult[]> RunInChildAsync(IReadOnlyList<string> selfCommand, IReadOnlyList<(string Name, string Url)> targets,
+        int rate, TimeSpan durationEach, TimeSpan warmup, TimeSpan slice)
     {
         var start = new ProcessStartInfo(selfCommand[0]) { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in selfCommand.Skip(1))
         {
             start.ArgumentList.Add(arg);
         }
-        foreach (var arg in new[] { "load", "--url", url, "--rate", rate.ToString(CultureInfo.InvariantCulture),
-                     "--seconds", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture), "--warmup", warmup.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
+        start.ArgumentList.Add("load");
+        foreach (var (_, url) in targets)
+        {
+            start.ArgumentList.Add("--url");
+            start.ArgumentList.Add(url);
+        }
+        foreach (var arg in new[] { "--rate", rate.ToString(CultureInfo.InvariantCulture),
+                     "--seconds", durationEach.TotalSeconds.ToString(CultureInfo.InvariantCulture), "--warmup", warmup.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+                     "--slice", slice.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(arg);
         }
         using var process = Process.Start(start)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-        var line = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"load process exited {process.ExitCode} without a result: {output}");
-        var parts = line.Split(' ');
-        var latencies = parts.Length > 3 && parts[3].Length > 0
-            ? parts[3].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()
-            : [];
-        return new PhaseResult(name, latencies, int.Parse(parts[1], CultureInfo.InvariantCulture), double.Parse(parts[2], CultureInfo.InvariantCulture));
+        var lines = output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).ToList();
+        if (lines.Count != targets.Count)
+        {
+            throw new InvalidOperationException($"load process exited {process.ExitCode} with {lines.Count} of {targets.Count} results: {output}");
+        }
+        return lines.Select(line =>
+        {
+            var parts = line.Split(' ');
+            var latencies = parts.Length > 4 && parts[4].Length > 0
+                ? parts[4].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()
+                : [];
+            var target = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            return new PhaseResult(targets[target].Name, latencies, int.Parse(parts[2], CultureInfo.InvariantCulture), double.Parse(parts[3], CultureInfo.InvariantCulture));
+        }).ToArray();
     }
 
     private static readonly byte[] Body = """{"query":"which model should answer this?"}"""u8.ToArray();

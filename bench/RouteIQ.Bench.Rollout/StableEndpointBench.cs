@@ -93,13 +93,19 @@ public static class StableEndpointBench
         // By default each measured phase's client is a process of its own, as real callers are:
         // in-process, the load generator's timer and continuations share the proxy's thread pool.
         var inProcessClient = args.Contains("--in-process-client");
+        // By default a round's direct and proxied calls come from one client process that
+        // alternates between them every second (--slice); --sequential measures a whole direct
+        // phase, then a whole proxied phase (the method of the earlier sessions).
+        var sequential = inProcessClient || args.Contains("--sequential");
+        var slice = TimeSpan.FromSeconds(Arg(args, "--slice", 1));
         var selfCommand = serveCommand.Take(serveCommand.Count - 1).ToList();
         Task<PhaseResult> Phase(string name, string url) => inProcessClient
             ? load.RunAsync(name, url, rate, TimeSpan.FromSeconds(seconds))
             : LoadGenerator.RunInChildAsync(selfCommand, name, url, rate, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(2));
 
         var endpoint = app.Services.GetRequiredService<StableEndpointHost>();
-        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores, client {(inProcessClient ? "in rollout's process" : "in its own process")}, stable endpoint {endpoint.Mode}");
+        Console.WriteLine($"rate {rate}/s, {seconds}s phases, {rounds} rounds, {Environment.ProcessorCount} cores, client {(inProcessClient ? "in rollout's process" : "in its own process")}, "
+            + $"{(sequential ? "direct phase then proxied phase" : $"direct and proxied alternating every {slice.TotalSeconds:0.#} s")}, stable endpoint {endpoint.Mode}");
         await load.RunAsync("warmup-direct", direct, rate, TimeSpan.FromSeconds(2));
         await load.RunAsync("warmup-proxy", proxied, rate, TimeSpan.FromSeconds(2));
 
@@ -108,10 +114,23 @@ public static class StableEndpointBench
         var errors = 0;
         for (var round = 1; round <= rounds; round++)
         {
-            var d = await Phase("direct", direct);
+            PhaseResult d, p;
             var cpu0 = EndpointCpu(endpoint);
-            var p = await Phase("proxy", proxied);
-            var cpuPerRequest = (EndpointCpu(endpoint) - cpu0).TotalMicroseconds / Math.Max(1, p.LatenciesMs.Length);
+            if (sequential)
+            {
+                d = await Phase("direct", direct);
+                cpu0 = EndpointCpu(endpoint);
+                p = await Phase("proxy", proxied);
+            }
+            else
+            {
+                var results = await LoadGenerator.RunInChildAsync(selfCommand, [("direct", direct), ("proxy", proxied)], rate,
+                    TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(2), slice);
+                (d, p) = (results[0], results[1]);
+            }
+            // Interleaved, the endpoint's CPU also covers the child's 2 s proxied warm-up.
+            var proxiedRequests = p.LatenciesMs.Length + p.Errors + (sequential ? 0 : 2 * rate);
+            var cpuPerRequest = (EndpointCpu(endpoint) - cpu0).TotalMicroseconds / Math.Max(1, proxiedRequests);
             errors += d.Errors + p.Errors;
             added50.Add(p.Percentile(50) - d.Percentile(50));
             added99.Add(p.Percentile(99) - d.Percentile(99));

@@ -176,11 +176,10 @@ public sealed class StableEndpointServer : IAsyncDisposable
     {
         /// <summary>Bodies up to this size are buffered; bigger ones stream.</summary>
         internal const int BufferedBodyLimit = 64 * 1024;
-        private static readonly bool TmpOff = Environment.GetEnvironmentVariable("TMP_STREAM_ALL") == "1";
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            if (!TmpOff && request.Content is { } streamed and not ByteArrayContent
+            if (request.Content is { } streamed and not ByteArrayContent
                 && streamed.Headers.ContentLength is > 0 and <= BufferedBodyLimit and var length
                 && request.Headers.ExpectContinue != true)
             {
