@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -42,20 +43,39 @@ return mode switch
     _ => Usage(),
 };
 
-// The service is measured inside this process, so this process must run the GC the service ships with.
+// The service is measured inside this process, so this process must run with the runtime settings
+// the service ships with: its GC, and its thread-pool spinning.
 static bool GcMatchesService()
 {
-    var path = Path.Combine(AppContext.BaseDirectory, "RouteIQ.TelemetryIngest.runtimeconfig.json");
-    using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
-    var serviceServerGc = config.RootElement.GetProperty("runtimeOptions").TryGetProperty("configProperties", out var properties)
-        && properties.TryGetProperty("System.GC.Server", out var server) && server.GetBoolean();
+    static JsonElement Properties(string file)
+    {
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file)));
+        return config.RootElement.GetProperty("runtimeOptions").TryGetProperty("configProperties", out var properties)
+            ? properties.Clone()
+            : default;
+    }
+    static string? Setting(JsonElement properties, string name)
+        => properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(name, out var value) ? value.ToString() : null;
+
+    var service = Properties("RouteIQ.TelemetryIngest.runtimeconfig.json");
+    var serviceServerGc = Setting(service, "System.GC.Server") is "true" or "True";
     var envOverride = Environment.GetEnvironmentVariable("DOTNET_gcServer");
     if (envOverride is null && System.Runtime.GCSettings.IsServerGC != serviceServerGc)
     {
-        Console.Error.WriteLine($"this harness runs {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC but telemetry-ingest ships with {(serviceServerGc ? "server" : "workstation")} GC ({path}): align RouteIQ.Bench.Telemetry.csproj");
+        Console.Error.WriteLine($"this harness runs {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC but telemetry-ingest ships with {(serviceServerGc ? "server" : "workstation")} GC: align RouteIQ.Bench.Telemetry.csproj");
         return false;
     }
-    Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(envOverride is null ? " (as telemetry-ingest ships)" : $" (DOTNET_gcServer={envOverride} override)")}");
+    const string Spin = "System.Threading.ThreadPool.UnfairSemaphoreSpinLimit";
+    var serviceSpin = Setting(service, Spin);
+    var harnessSpin = Setting(Properties("RouteIQ.Bench.Telemetry.runtimeconfig.json"), Spin);
+    var spinOverride = Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit");
+    if (spinOverride is null && serviceSpin != harnessSpin)
+    {
+        Console.Error.WriteLine($"this harness runs {Spin}={harnessSpin ?? "default"} but telemetry-ingest ships with {serviceSpin ?? "default"}: align RouteIQ.Bench.Telemetry.csproj");
+        return false;
+    }
+    Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(envOverride is null ? " (as telemetry-ingest ships)" : $" (DOTNET_gcServer={envOverride} override)")}; "
+        + $"thread-pool spin limit {spinOverride ?? harnessSpin ?? "default"}{(spinOverride is null ? " (as telemetry-ingest ships)" : " (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit override)")}");
     return true;
 }
 
