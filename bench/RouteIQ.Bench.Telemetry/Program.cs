@@ -27,10 +27,16 @@ using RouteIQ.TelemetryIngest.Store;
 //                                 P batches at a time (rows/s, process CPU per row).
 // Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
 var mode = args.Length > 0 ? args[0] : "help";
+// The service is measured in this process: the socket setting its Main applies, before any socket opens.
+var inlineCompletions = mode == "publish" ? null : SocketRuntime.Apply();
 var options = Args.Parse(args.Skip(1));
 if (mode != "publish" && !GcMatchesService())
 {
     return 2;
+}
+if (inlineCompletions is not null)
+{
+    Console.WriteLine($"socket completions inline: {inlineCompletions} ({SocketRuntime.InlineCompletionsVariable}, as telemetry-ingest's Main sets it unless configured)");
 }
 return mode switch
 {

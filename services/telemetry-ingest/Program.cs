@@ -1,6 +1,9 @@
 using RouteIQ.TelemetryIngest;
 using RouteIQ.ServiceDefaults;
 
+// Before anything opens a socket (see SocketRuntime).
+SocketRuntime.Apply();
+
 return await RouteIQHost.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
