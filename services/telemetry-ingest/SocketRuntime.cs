@@ -14,12 +14,15 @@ public static class SocketRuntime
     public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>Turns inline completions on unless the operator set the variable (to 0 or 1) already; returns the value in effect.</summary>
-    public static string Apply()
+    public static string Apply() => Apply(Environment.GetEnvironmentVariable, Environment.SetEnvironmentVariable);
+
+    /// <summary>The same decision over a given environment (tests).</summary>
+    public static string Apply(Func<string, string?> get, Action<string, string> set)
     {
-        var configured = Environment.GetEnvironmentVariable(InlineCompletionsVariable);
+        var configured = get(InlineCompletionsVariable);
         if (string.IsNullOrEmpty(configured))
         {
-            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+            set(InlineCompletionsVariable, "1");
             return "1";
         }
         return configured;
