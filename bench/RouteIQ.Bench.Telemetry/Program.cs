@@ -30,7 +30,7 @@ var mode = args.Length > 0 ? args[0] : "help";
 // The service is measured in this process: the socket setting its Main applies, before any socket opens.
 var inlineCompletions = mode == "publish" ? null : SocketRuntime.Apply();
 var options = Args.Parse(args.Skip(1));
-if (mode != "publish" && !GcMatchesService())
+if (mode != "publish" && !RuntimeMatchesService())
 {
     return 2;
 }
@@ -51,7 +51,7 @@ return mode switch
 
 // The service is measured inside this process, so this process must run with the runtime settings
 // the service ships with: its GC, and its thread-pool spinning.
-static bool GcMatchesService()
+static bool RuntimeMatchesService()
 {
     static JsonElement Properties(string file)
     {
