@@ -119,7 +119,6 @@ public static class StableEndpointBench
             if (sequential)
             {
                 d = await Phase("direct", direct);
-                cpu0 = EndpointCpu(endpoint);
                 p = await Phase("proxy", proxied);
             }
             else
@@ -128,8 +127,9 @@ public static class StableEndpointBench
                     TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(2), slice);
                 (d, p) = (results[0], results[1]);
             }
-            // Interleaved, the endpoint's CPU also covers the child's 2 s proxied warm-up.
-            var proxiedRequests = p.LatenciesMs.Length + p.Errors + (sequential ? 0 : 2 * rate);
+            // The endpoint's CPU over the round also covers the client's 2 s proxied warm-up
+            // (the in-process client has none).
+            var proxiedRequests = p.LatenciesMs.Length + p.Errors + (inProcessClient ? 0 : 2 * rate);
             var cpuPerRequest = (EndpointCpu(endpoint) - cpu0).TotalMicroseconds / Math.Max(1, proxiedRequests);
             errors += d.Errors + p.Errors;
             added50.Add(p.Percentile(50) - d.Percentile(50));
