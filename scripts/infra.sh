@@ -100,6 +100,7 @@ apt_install() {
   apt-get install "${opts[@]}" "$@" </dev/null >/var/log/routeiq-apt.log 2>&1 || rc=$?
   if (( rc != 0 )); then
     log "apt: install failed (rc=$rc), running apt-get update and retrying"
+    rc=0
     { apt-get update -q && apt-get install "${opts[@]}" "$@"; } </dev/null >>/var/log/routeiq-apt.log 2>&1 || rc=$?
     (( rc == 0 )) || { (( created_policy )) && rm -f /usr/sbin/policy-rc.d; die_log "apt-get install $* failed" /var/log/routeiq-apt.log; }
   fi
