@@ -23,8 +23,10 @@ using RouteIQ.TelemetryIngest.Store;
 //   otlp    [--requests N] [--concurrency C] [--warmup W]  POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL), C at a time, after W warm-up requests.
 //   parse   [--count N]           the shared parser alone (CPU, allocations per event).
 //   dataset [--count N]           store N decisions in PostgreSQL, build a dataset, report time and peak memory.
-//   write   [--count N] [--batch B] [--parallel P]  the PostgreSQL writer alone: N parsed decisions in batches of B,
-//                                 P batches at a time (rows/s, process CPU per row).
+//   write   [--count N] [--batch B] [--parallel P] [--direct 0|1]  the PostgreSQL writer alone: N parsed decisions
+//                                 in batches of B, P batches at a time (rows/s, process CPU per row); --direct 0
+//                                 writes every batch through the staging table.
+// rabbit and write take --direct 0 (RouteIQ:Telemetry:DirectCopy=false) for the staging-table path.
 // Infrastructure: ROUTEIQ_TEST_RABBITMQ (amqp://guest:guest@127.0.0.1:5672/), ROUTEIQ_TEST_POSTGRES.
 var mode = args.Length > 0 ? args[0] : "help";
 // The service is measured in this process: the socket setting its Main applies, before any socket opens.
@@ -301,6 +303,7 @@ namespace RouteIQ.Bench.Telemetry
                 {
                     ["ConnectionStrings:RabbitMq"] = uri,
                     ["RouteIQ:Telemetry:BatchSize"] = options.Text("batch") ?? "2000",
+                    ["RouteIQ:Telemetry:DirectCopy"] = options.Long("direct", 1) != 0 ? "true" : "false",
                 });
                 // The clock starts once the service is up (its input then connects and consumes) and
                 // stops at the commit that completes the count, read from the service's own counter
@@ -325,6 +328,10 @@ namespace RouteIQ.Bench.Telemetry
                 }
                 Console.WriteLine(FormattableString.Invariant($"telemetry-ingest: {count} committed in PostgreSQL in {ingest.TotalSeconds:F2} s = {count / ingest.TotalSeconds:F0} events/s; CPU per event: {shares}"));
                 Console.WriteLine(FormattableString.Invariant($"ratio to the ack-only baseline: {baseline.TotalSeconds / ingest.TotalSeconds:F2}"));
+                if (app.Services.GetRequiredService<IDecisionWriter>() is PostgresDecisionWriter writer)
+                {
+                    Console.WriteLine($"batches: {writer.DirectBatches} COPYed straight into decisions, {writer.StagedBatches} through staging");
+                }
                 await app.StopAsync();
             }
             finally
@@ -487,10 +494,12 @@ namespace RouteIQ.Bench.Telemetry
             var count = (int)options.Long("count", 200_000);
             var batchSize = (int)options.Long("batch", 2_000);
             var parallel = (int)options.Long("parallel", 1);
+            // --direct 0: every batch through the staging table (the path a batch takes after meeting a stored id).
+            var direct = options.Long("direct", 1) != 0;
             var database = await Infra.CreateDatabaseAsync("bench_wr");
             try
             {
-                await using var app = await Infra.StartHostAsync(database);
+                await using var app = await Infra.StartHostAsync(database, extra: new() { ["RouteIQ:Telemetry:DirectCopy"] = direct ? "true" : "false" });
                 var parser = app.Services.GetRequiredService<DecisionParser>();
                 var writer = app.Services.GetRequiredService<IDecisionWriter>();
                 var generator = new SyntheticTelemetry(seed: 7);
@@ -514,7 +523,7 @@ namespace RouteIQ.Bench.Telemetry
                 var elapsed = sw.Elapsed;
                 var rows = count - batches[0].Count;
                 Console.WriteLine(FormattableString.Invariant(
-                    $"writer: {rows} rows in {elapsed.TotalSeconds:F2} s = {rows / elapsed.TotalSeconds:F0} rows/s (batch {batchSize}, {parallel} at a time); CPU per row: {cpu.Report(rows)}"));
+                    $"writer: {rows} rows in {elapsed.TotalSeconds:F2} s = {rows / elapsed.TotalSeconds:F0} rows/s (batch {batchSize}, {parallel} at a time, {(direct ? "direct COPY" : "staging")}); CPU per row: {cpu.Report(rows)}"));
                 return 0;
             }
             finally

@@ -32,7 +32,8 @@ public static class TelemetryIngestExtensions
         {
             builder.Services.AddKeyedSingleton(nameof(TelemetryIngest), (_, _) => NpgsqlDataSource.Create(database.ConnectionString));
             builder.Services.AddSingleton<IDecisionWriter>(sp => new PostgresDecisionWriter(
-                sp.GetRequiredKeyedService<NpgsqlDataSource>(nameof(TelemetryIngest)), database.Schema, sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredKeyedService<NpgsqlDataSource>(nameof(TelemetryIngest)), database.Schema, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryIngestOptions>>().Value.DirectCopy));
         }
         else
         {

@@ -14,6 +14,13 @@ public sealed class TelemetryIngestOptions
     [Range(1, 50_000)]
     public int BatchSize { get; set; } = 2000;
 
+    /// <summary>
+    /// PostgreSQL: a batch with distinct event ids is COPYed straight into <c>decisions</c>, and
+    /// written through the staging table + <c>ON CONFLICT DO NOTHING</c> only when an id is
+    /// already stored (then also the next few batches). Off: every batch goes through staging.
+    /// </summary>
+    public bool DirectCopy { get; set; } = true;
+
     /// <summary>How long a partial RabbitMQ batch may wait for more events before it is written.</summary>
     [Range(1, 10_000)]
     public int FlushIntervalMs { get; set; } = 50;

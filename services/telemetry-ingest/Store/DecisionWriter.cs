@@ -94,13 +94,25 @@ public static class DecisionColumns
 }
 
 /// <summary>
-/// PostgreSQL: binary COPY into a session staging table (created once per physical connection,
-/// emptied at every commit), then one
-/// <c>INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING</c>; rejected events by binary COPY;
-/// all in one transaction.
+/// PostgreSQL, by binary COPY, in one transaction per batch, deduplicated by <c>event_id</c>:
+/// <list type="bullet">
+/// <item>A batch whose event ids are distinct is first COPYed straight into <c>decisions</c>:
+/// PostgreSQL's multi-row insert path (one heap extension and WAL record per page instead of
+/// per row), about a third less of its CPU per row. The primary key still guards it: if an id
+/// is already stored the whole transaction rolls back and the batch is written the other way.</item>
+/// <item>Otherwise, and for the batches after one that met a stored id (a redelivery or a
+/// replay usually brings more), COPY into a session staging table (created once per physical
+/// connection, emptied at every commit), then one
+/// <c>INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING</c>.</item>
+/// </list>
+/// Rejected events go by binary COPY in the same transaction.
 /// </summary>
-public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string schema, TimeProvider timeProvider) : IDecisionWriter
+public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string schema, TimeProvider timeProvider, bool directCopy = true) : IDecisionWriter
 {
+    /// <summary>Batches written through staging after one met a stored event id (and after every staged batch that still found duplicates).</summary>
+    public const int StagedBatchesAfterConflict = 8;
+
+    private readonly string _copyDirect = $"COPY \"{schema}\".\"decisions\" ({DecisionColumns.List}) FROM STDIN (FORMAT BINARY)";
     private readonly string _createStaging =
         $"CREATE TEMP TABLE IF NOT EXISTS decisions_staging (LIKE \"{schema}\".\"decisions\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
     private readonly string _copyStaging = $"COPY decisions_staging ({DecisionColumns.List}) FROM STDIN (FORMAT BINARY)";
@@ -108,6 +120,16 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         $"INSERT INTO \"{schema}\".\"decisions\" ({DecisionColumns.List}) SELECT {DecisionColumns.List} FROM decisions_staging ON CONFLICT (event_id) DO NOTHING";
     private readonly string _copyRejected =
         $"COPY \"{schema}\".\"rejected_events\" ({string.Join(", ", DecisionColumns.RejectedNames)}) FROM STDIN (FORMAT BINARY)";
+
+    private int _stagedBatchesLeft;
+    private long _directBatches;
+    private long _stagedBatches;
+
+    /// <summary>Batches COPYed straight into <c>decisions</c> since start.</summary>
+    public long DirectBatches => Interlocked.Read(ref _directBatches);
+
+    /// <summary>Batches written through the staging table since start (duplicates in the batch, a stored id met, or direct COPY off).</summary>
+    public long StagedBatches => Interlocked.Read(ref _stagedBatches);
 
     public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
     {
@@ -117,9 +139,56 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         }
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (decisions.Count > 0 && directCopy && Volatile.Read(ref _stagedBatchesLeft) <= 0 && AllDistinct(decisions))
+        {
+            try
+            {
+                var direct = await WriteOnceAsync(connection, decisions, rejected, now, staged: false, cancellationToken);
+                Interlocked.Increment(ref _directBatches);
+                return direct;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.TableName == "decisions")
+            {
+                // The transaction rolled back as it was disposed: nothing of this batch is stored.
+                Volatile.Write(ref _stagedBatchesLeft, StagedBatchesAfterConflict);
+            }
+        }
+        var staged = await WriteOnceAsync(connection, decisions, rejected, now, staged: true, cancellationToken);
+        Interlocked.Increment(ref _stagedBatches);
+        if (staged.Duplicates > 0)
+        {
+            Volatile.Write(ref _stagedBatchesLeft, StagedBatchesAfterConflict);
+        }
+        else if (Volatile.Read(ref _stagedBatchesLeft) > 0)
+        {
+            Interlocked.Decrement(ref _stagedBatchesLeft);
+        }
+        return staged;
+    }
+
+    private static bool AllDistinct(IReadOnlyList<RouterDecision> decisions)
+    {
+        var ids = new HashSet<string>(decisions.Count, StringComparer.Ordinal);
+        foreach (var d in decisions)
+        {
+            if (!ids.Add(d.EventId))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private async Task<WriteResult> WriteOnceAsync(NpgsqlConnection connection, IReadOnlyList<RouterDecision> decisions,
+        IReadOnlyList<RejectedEvent> rejected, long now, bool staged, CancellationToken cancellationToken)
+    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var inserted = 0;
-        if (decisions.Count > 0)
+        var inserted = decisions.Count;
+        if (decisions.Count > 0 && !staged)
+        {
+            await CopyAsync(connection, _copyDirect, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
+        }
+        else if (decisions.Count > 0)
         {
             await using (var create = new NpgsqlCommand(_createStaging, connection, transaction))
             {
