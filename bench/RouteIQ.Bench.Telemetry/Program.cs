@@ -16,9 +16,10 @@ using RouteIQ.TelemetryIngest.Parsing;
 using RouteIQ.TelemetryIngest.Store;
 
 // Load harness for telemetry-ingest. Modes:
-//   rabbit  [--count N]           publish N events from a separate process into two queues bound to the
-//                                 exchange, drain one with an ack-only consumer (the broker's ceiling),
-//                                 then the other with telemetry-ingest into a fresh PostgreSQL database.
+//   rabbit  [--count N] [--warmup W]  publish W + N events from a separate process into two queues bound to
+//                                 the exchange, drain one with an ack-only consumer (the broker's ceiling),
+//                                 then the other with telemetry-ingest into a fresh PostgreSQL database;
+//                                 each is timed over the last N, after draining the first W (default 50,000).
 //   publish --uri U --count N     (child process) publish N raw JSON events with confirms.
 //   otlp    [--requests N] [--concurrency C] [--warmup W]  POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL), C at a time, after W warm-up requests.
 //   parse   [--count N]           the shared parser alone (CPU, allocations per event).
@@ -271,6 +272,9 @@ namespace RouteIQ.Bench.Telemetry
         public static async Task<int> RabbitAsync(Args options)
         {
             var count = options.Long("count", 1_000_000);
+            // Both consumers first drain this many events untimed: a service that has been running is
+            // measured, not its first seconds of JIT (--warmup 0 measures from a cold start).
+            var warmup = options.Long("warmup", 50_000);
             var uri = await Infra.CreateVirtualHostAsync("bench-rmq");
             var database = await Infra.CreateDatabaseAsync("bench_rmq");
             try
@@ -285,7 +289,7 @@ namespace RouteIQ.Bench.Telemetry
                 {
                     psi.ArgumentList.Add(typeof(Modes).Assembly.Location);
                 }
-                foreach (var a in new[] { "publish", "--uri", uri, "--count", count.ToString(CultureInfo.InvariantCulture) })
+                foreach (var a in new[] { "publish", "--uri", uri, "--count", (warmup + count).ToString(CultureInfo.InvariantCulture) })
                 {
                     psi.ArgumentList.Add(a);
                 }
@@ -295,9 +299,8 @@ namespace RouteIQ.Bench.Telemetry
                     await publisher.WaitForExitAsync();
                 }
 
-                var cpu = CpuShares.Start();
-                var baseline = await AckOnlyAsync(endpoint, count);
-                Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s; CPU per event: {cpu.Report(count)}"));
+                var (baseline, baselineCpu) = await AckOnlyAsync(endpoint, warmup, count);
+                Console.WriteLine(FormattableString.Invariant($"ack-only baseline: {count} in {baseline.TotalSeconds:F2} s = {count / baseline.TotalSeconds:F0} events/s; CPU per event: {baselineCpu}"));
 
                 await using var app = await Infra.StartHostAsync(database, extra: new Dictionary<string, string?>
                 {
@@ -305,25 +308,30 @@ namespace RouteIQ.Bench.Telemetry
                     ["RouteIQ:Telemetry:BatchSize"] = options.Text("batch") ?? "2000",
                     ["RouteIQ:Telemetry:DirectCopy"] = options.Long("direct", 1) != 0 ? "true" : "false",
                 });
-                // The clock starts once the service is up (its input then connects and consumes) and
-                // stops at the commit that completes the count, read from the service's own counter
-                // (polling COUNT(*) on a growing table would load the database being measured); the
-                // table is counted once at the end to confirm.
-                var sw = Stopwatch.StartNew();
-                cpu = CpuShares.Start();
+                // The clock starts once the service has committed the warm-up events (its input
+                // connected and consuming the backlog; from its start with --warmup 0) and stops at
+                // the commit that completes the count, read from the service's own counter (polling
+                // COUNT(*) on a growing table would load the database being measured); the table is
+                // counted once at the end to confirm.
                 var metrics = app.Services.GetRequiredService<IngestMetrics>();
-                while (metrics.StoredSinceStart < count)
+                while (metrics.StoredSinceStart < warmup)
                 {
                     await Task.Delay(5);
+                }
+                var sw = Stopwatch.StartNew();
+                var cpu = CpuShares.Start();
+                while (metrics.StoredSinceStart < warmup + count)
+                {
+                    await Task.Delay(20);
                 }
                 var ingest = sw.Elapsed;
                 var shares = cpu.Report(count);
                 await using (var db = await app.Services.GetRequiredService<IDbContextFactory<TelemetryDbContext>>().CreateDbContextAsync())
                 {
                     var rows = await db.Decisions.LongCountAsync();
-                    if (rows != count)
+                    if (rows != warmup + count)
                     {
-                        throw new InvalidOperationException($"{rows} rows stored, {count} expected");
+                        throw new InvalidOperationException($"{rows} rows stored, {warmup + count} expected");
                     }
                 }
                 Console.WriteLine(FormattableString.Invariant($"telemetry-ingest: {count} committed in PostgreSQL in {ingest.TotalSeconds:F2} s = {count / ingest.TotalSeconds:F0} events/s; CPU per event: {shares}"));
@@ -354,31 +362,50 @@ namespace RouteIQ.Bench.Telemetry
             }
         }
 
-        /// <summary>The broker's ceiling: a consumer that acks (multiple) every 1,000 deliveries and does nothing else.</summary>
-        private static async Task<TimeSpan> AckOnlyAsync(RabbitMqEndpoint endpoint, long count)
+        /// <summary>
+        /// The broker's ceiling: a consumer that acks (multiple) every 1,000 deliveries and does nothing
+        /// else; timed (with the CPU it and the broker use) from the end of the warm-up.
+        /// </summary>
+        private static async Task<(TimeSpan Elapsed, string Cpu)> AckOnlyAsync(RabbitMqEndpoint endpoint, long warmup, long count)
         {
+            var total = warmup + count;
             await using var connection = await Factory(endpoint).CreateConnectionAsync();
             await using var channel = await connection.CreateChannelAsync();
             await channel.BasicQosAsync(0, 4000, false);
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             long received = 0;
+            var sw = new Stopwatch();
+            CpuShares? cpu = null;
+            void StartClock()
+            {
+                cpu = CpuShares.Start();
+                sw.Start();
+            }
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += async (_, ea) =>
             {
                 var n = ++received;
-                if (n % 1000 == 0 || n == count)
+                if (n % 1000 == 0 || n == total)
                 {
                     await channel.BasicAckAsync(ea.DeliveryTag, multiple: true);
                 }
-                if (n == count)
+                if (n == warmup)
                 {
+                    StartClock();
+                }
+                if (n == total)
+                {
+                    sw.Stop();
                     done.TrySetResult();
                 }
             };
-            var sw = Stopwatch.StartNew();
+            if (warmup == 0)
+            {
+                StartClock();
+            }
             await channel.BasicConsumeAsync(BaselineQueue, autoAck: false, consumer);
             await done.Task;
-            return sw.Elapsed;
+            return (sw.Elapsed, cpu!.Report(count));
         }
 
         private static ConnectionFactory Factory(RabbitMqEndpoint e) => new()

@@ -129,13 +129,14 @@ public sealed class RabbitMqDecisionConsumer(
     }
 
     /// <summary>
+    /// The shortest wait of a batch that has caught up with the broker for more deliveries.</summary>
+    private static readonly TimeSpan GatherInterval = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
     /// Gathers batches and writes them one at a time: while one batch commits the next one fills.
     /// Acks stay in delivery order — a batch is acknowledged (multiple=true, up to its last tag)
     /// only after it and every batch before it have committed.
     /// </summary>
-    /// <summary>How long a batch that has caught up with the broker waits for more deliveries before looking again.</summary>
-    private static readonly TimeSpan GatherInterval = TimeSpan.FromMilliseconds(2);
-
     private async Task FlushLoopAsync(ChannelReader<Delivery> reader, IChannel channel, CancellationToken token)
     {
         IngestBatch[] batches = [new(IngestSources.Bus), new(IngestSources.Bus)];
@@ -165,22 +166,33 @@ public sealed class RabbitMqDecisionConsumer(
             await firstDelivery;
 
             ulong lastTag = 0;
-            var deadline = DateTime.UtcNow + flushInterval;
+            var woke = DateTime.UtcNow;
+            var deadline = woke + flushInterval;
             while (batch.Count < _options.BatchSize)
             {
+                var gathered = 0;
                 while (batch.Count < _options.BatchSize && reader.TryRead(out var delivery))
                 {
                     batch.Add(delivery.Result, (long)delivery.Tag, () => delivery.Raw!);
                     lastTag = delivery.Tag;
+                    gathered++;
                 }
-                var left = deadline - DateTime.UtcNow;
+                var now = DateTime.UtcNow;
+                var left = deadline - now;
                 if (batch.Count >= _options.BatchSize || left <= TimeSpan.Zero)
                 {
                     break;
                 }
-                // Caught up with the broker: let deliveries gather for a moment instead of waking
-                // this loop (and arming a timer) for every single message.
-                await Task.Delay(left < GatherInterval ? left : GatherInterval, token);
+                // Caught up with the broker: sleep about as long as the missing deliveries take to
+                // arrive at the rate the last wait saw (until the deadline if none came), rather than
+                // waking this loop and a timer for every message or every 2 ms.
+                if (inflight is { IsCompleted: true })
+                {
+                    // The previous batch committed meanwhile: give the broker its credit back now.
+                    await CompleteInflightAsync();
+                }
+                await Task.Delay(NextWait(now - woke, gathered, _options.BatchSize - batch.Count, left), token);
+                woke = DateTime.UtcNow;
             }
 
             // One write at a time: a second concurrent COPY gained no rows/s on PostgreSQL and cost
@@ -196,6 +208,19 @@ public sealed class RabbitMqDecisionConsumer(
             inflightTag = lastTag;
             current ^= 1;
         }
+    }
+
+    /// <summary>
+    /// How long a batch waits for its <paramref name="missing"/> deliveries, given that
+    /// <paramref name="gathered"/> arrived in the <paramref name="elapsed"/> since the last wake:
+    /// at least <see cref="GatherInterval"/>, at most <paramref name="left"/> before the deadline.
+    /// </summary>
+    internal static TimeSpan NextWait(TimeSpan elapsed, int gathered, int missing, TimeSpan left)
+    {
+        var wait = gathered == 0
+            ? left
+            : TimeSpan.FromTicks((long)Math.Min(elapsed.Ticks * (double)missing / gathered, left.Ticks));
+        return wait < GatherInterval ? (left < GatherInterval ? left : GatherInterval) : wait;
     }
 
     private async Task WriteWithRetryAsync(IngestBatch batch, CancellationToken token)
