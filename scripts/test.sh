@@ -49,6 +49,16 @@ count() { { grep -E "^\s+$1: [0-9]+\s*$" "$log" || true; } | awk '{s+=$2} END {p
 totals="$(count Passed) passed, $(count Failed) failed, $(count Skipped) skipped"
 echo "Tests: $totals"
 
+# CI keeps only the tail of the output: repeat each failed test's name and error message here.
+if (( rc != 0 )); then
+  awk '
+    /^[[:space:]]+Failed [^ ]+ \[/ { show = 1; lines = 0; print "[test] FAILED:" $0; next }
+    show && /^[[:space:]]+Stack Trace:/ { show = 0; next }
+    show && /^[[:space:]]+(Passed|Failed|Skipped) / { show = 0 }
+    show && lines < 25 { print "[test]   " $0; lines++ }
+  ' "$log"
+fi
+
 if (( rc == 0 )); then
   echo "[test] SUMMARY: build ok, all tests passed ($((SECONDS - start))s)"
 else

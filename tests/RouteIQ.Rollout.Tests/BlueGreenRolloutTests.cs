@@ -49,7 +49,8 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         RolledOut(await Host.RollAsync(model, "1"));
 
         using var stop = new CancellationTokenSource();
-        var loops = Enumerable.Range(0, 2).Select(_ => Task.Run(() => ClientLoopAsync(model, stop.Token))).ToArray();
+        var results = Enumerable.Range(0, 2).Select(_ => new LoopResult([], [])).ToArray();
+        var loops = results.Select(r => Task.Run(() => ClientLoopAsync(model, r, stop.Token))).ToArray();
         var expected = new List<int> { 1 };
         for (var v = 2; v <= 6; v++)
         {
@@ -64,10 +65,16 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
             expected.Add(rolled.Version);
         }
         Assert.Equal([1, 2, 3, 4, 5, 6, 5, 6], expected);
-        await Task.Delay(500);
+        // The clients go on after the last switch until each has made more than 50 requests (on a
+        // loaded machine the rolls can be over before that), so the stable endpoint is also shown
+        // serving steadily once the rollouts are done.
+        var settle = Stopwatch.StartNew();
+        do await Task.Delay(500);
+        while (results.Any(r => Volatile.Read(ref r.Completed) <= 50) && settle.Elapsed < TimeSpan.FromSeconds(60));
         stop.Cancel();
+        await Task.WhenAll(loops);
 
-        foreach (var result in await Task.WhenAll(loops))
+        foreach (var result in results)
         {
             Assert.Empty(result.Failures);
             Assert.True(result.Versions.Count > 50, $"only {result.Versions.Count} requests completed");
@@ -89,11 +96,13 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         Assert.All(history.Deployments.Skip(1), d => Assert.NotNull(d.RetiredAt));
     }
 
-    private sealed record LoopResult(List<int> Versions, List<string> Failures);
-
-    private async Task<LoopResult> ClientLoopAsync(string model, CancellationToken stop)
+    private sealed record LoopResult(List<int> Versions, List<string> Failures)
     {
-        var result = new LoopResult([], []);
+        public int Completed;
+    }
+
+    private async Task ClientLoopAsync(string model, LoopResult result, CancellationToken stop)
+    {
         using var http = new HttpClient { BaseAddress = new Uri(Host.PublicUrl), Timeout = TimeSpan.FromSeconds(10) };
         var deadline = Stopwatch.StartNew();
         while (!stop.IsCancellationRequested && deadline.Elapsed < TimeSpan.FromMinutes(2) && result.Versions.Count < 20_000)
@@ -108,13 +117,13 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
                     continue;
                 }
                 result.Versions.Add(JsonDocument.Parse(body).RootElement.GetProperty("version").GetInt32());
+                Interlocked.Increment(ref result.Completed);
             }
             catch (Exception ex)
             {
                 result.Failures.Add(ex.Message);
             }
         }
-        return result;
     }
 
     [Fact]
