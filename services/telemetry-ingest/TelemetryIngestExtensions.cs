@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.TelemetryIngest.Datasets;
@@ -33,7 +34,7 @@ public static class TelemetryIngestExtensions
             builder.Services.AddKeyedSingleton(nameof(TelemetryIngest), (_, _) => NpgsqlDataSource.Create(database.ConnectionString));
             builder.Services.AddSingleton<IDecisionWriter>(sp => new PostgresDecisionWriter(
                 sp.GetRequiredKeyedService<NpgsqlDataSource>(nameof(TelemetryIngest)), database.Schema, sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryIngestOptions>>().Value.DirectCopy));
+                sp.GetRequiredService<IOptions<TelemetryIngestOptions>>().Value.DirectCopy));
         }
         else
         {
@@ -41,7 +42,7 @@ public static class TelemetryIngestExtensions
         }
 
         builder.Services.AddSingleton(sp => new DecisionParser(
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<CoalescingIngest>();

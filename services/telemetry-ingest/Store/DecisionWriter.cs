@@ -184,19 +184,19 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = decisions.Count;
-        if (decisions.Count > 0 && !staged)
+        if (decisions.Count > 0)
         {
-            await CopyAsync(connection, _copyDirect, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
-        }
-        else if (decisions.Count > 0)
-        {
-            await using (var create = new NpgsqlCommand(_createStaging, connection, transaction))
+            if (staged)
             {
+                await using var create = new NpgsqlCommand(_createStaging, connection, transaction);
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            await CopyAsync(connection, _copyStaging, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
-            await using var merge = new NpgsqlCommand(_merge, connection, transaction);
-            inserted = await merge.ExecuteNonQueryAsync(cancellationToken);
+            await CopyAsync(connection, staged ? _copyStaging : _copyDirect, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
+            if (staged)
+            {
+                await using var merge = new NpgsqlCommand(_merge, connection, transaction);
+                inserted = await merge.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
         if (rejected.Count > 0)
         {
