@@ -57,7 +57,8 @@ build_one() {
   libs=$(find "$out/rootfs/app" -maxdepth 1 -type f \( -name '*.so' -o -name "${project##*/}" \) -exec ldd {} \; 2>/dev/null \
     | awk '/=> \// {print $3} /^\s*\/.*ld-linux/ {print $1}' | sort -u)
   for extra in libssl.so.3 libcrypto.so.3 libz.so.1; do
-    local p; p=$(ldconfig -p | awk -v l="$extra" '$1 == l && /x86-64/ {print $NF; exit}')
+    # awk reads to the end (no early exit): an early exit could SIGPIPE ldconfig and fail the pipeline.
+    local p; p=$(ldconfig -p | awk -v l="$extra" '$1 == l && /x86-64/ && !found {print $NF; found = 1}')
     [[ -n "$p" ]] && libs+=$'\n'"$p"
   done
   while read -r lib; do

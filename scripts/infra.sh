@@ -113,6 +113,8 @@ ensure_packages() {
   command -v rabbitmq-server >/dev/null 2>&1 || [[ -x /usr/sbin/rabbitmq-server ]] || missing+=(rabbitmq-server)
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
+  # The dashboard's browser tests (tests/RouteIQ.Ui.Tests) drive Debian's Chromium through Playwright.
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   if [[ ! -x /usr/lib/postgresql/$PG_VERSION/bin/postgres ]]; then
     missing+=(postgresql-$PG_VERSION)
   fi
@@ -209,7 +211,9 @@ start_postgres() {
   mkdir -p "$confd"
   local want="# managed by routeiq scripts/infra.sh
 listen_addresses = '127.0.0.1'
-port = $PG_PORT"
+port = $PG_PORT
+# The integration tests run several test assemblies at once, each with hosts holding connection pools.
+max_connections = 400"
   if [[ ! -f "$confd/routeiq.conf" || "$(cat "$confd/routeiq.conf")" != "$want" ]]; then
     printf '%s\n' "$want" > "$confd/routeiq.conf"; changed=1
   fi

@@ -9,7 +9,8 @@ namespace RouteIQ.Bench.Rollout;
 /// </summary>
 public static class ServeMode
 {
-    public static async Task<int> RunAsync()
+    /// <param name="failShare">Share of invocations answered 500 (<c>serve --fail 0.3</c>: a failing canary).</param>
+    public static async Task<int> RunAsync(double failShare = 0)
     {
         var port = int.Parse(Environment.GetEnvironmentVariable("SERVE_PORT") ?? "0", CultureInfo.InvariantCulture);
         var version = Environment.GetEnvironmentVariable("ROUTEIQ_MODEL_VERSION") ?? "0";
@@ -24,6 +25,11 @@ public static class ServeMode
         {
             // Drain the request body, as a real model server would.
             await context.Request.Body.CopyToAsync(Stream.Null);
+            if (failShare > 0 && Random.Shared.NextDouble() < failShare)
+            {
+                context.Response.StatusCode = 500;
+                return;
+            }
             context.Response.ContentType = "application/json";
             // As the product's router server (Results.Text) and most model servers do: a declared
             // length, not a chunked body with its terminating chunk sent separately.

@@ -140,6 +140,12 @@ public static class StableEndpointBench
                 + $"added p50 {added50[^1]:0.000} ms p99 {added99[^1]:0.000} ms | endpoint CPU {cpuPerRequest:0} us/request"));
         }
 
+        // Issue 18: weighted split vs plain route, and a failing canary's rollback, in this run (--promotion only).
+        if (args.Contains("--promotion"))
+        {
+            errors += await PromotionBench.RunAsync(app.Services, serveCommand, selfCommand, publicUrl, Model, rate, seconds, rounds, slice, load);
+        }
+
         // Real rolls while the load runs through the stable endpoint.
         var switches = new List<double>();
         var seen = new List<int>();
@@ -167,6 +173,12 @@ public static class StableEndpointBench
             $"SUMMARY added p50 median {Median(added50):0.000} ms, added p99 median {Median(added99):0.000} ms, "
             + $"switch median {Median(switches):0.00} ms max {switches.Max():0.00} ms, "
             + $"{during.LatenciesMs.Length} requests during {rolls} rolls with {during.Errors} errors (answers changed {changes} times, completion order), total errors {errors}"));
+        // Caddy side by side, same machine, same run, same rate (--no-caddy leaves it out); its
+        // failed requests are printed in SUMMARY-CADDY, the exit status is about our endpoint.
+        if (!args.Contains("--no-caddy"))
+        {
+            await CaddyBench.RunAsync(serveCommand, selfCommand, rate, seconds, rounds, rolls, slice, load, Median(added50), Median(switches));
+        }
         await app.StopAsync();
         return errors == 0 ? 0 : 1;
     }
@@ -187,7 +199,7 @@ public static class StableEndpointBench
         return process.TotalProcessorTime;
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
@@ -199,7 +211,7 @@ public static class StableEndpointBench
         return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

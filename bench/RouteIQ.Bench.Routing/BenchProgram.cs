@@ -23,13 +23,15 @@ public static class BenchProgram
             "quality" => QualityBench.Run(data),
             "speed" => SpeedBench.Run(data, args.Skip(1).ToArray()),
             "tune" => QualityBench.Tune(data, args.Skip(1).ToArray()),
+            "learning" => LearningBench.Run(data, args.Skip(1).ToArray()),
+            "learning-speed" => LearningBench.Speed(data, args.Skip(1).ToArray()),
             _ => Usage(),
         };
     }
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: dotnet run -c Release --project bench/RouteIQ.Bench.Routing -- quality|speed|tune [key=value ...]");
+        Console.Error.WriteLine("usage: dotnet run -c Release --project bench/RouteIQ.Bench.Routing -- quality|speed|tune|learning|learning-speed [key=value ...]");
         return 2;
     }
 

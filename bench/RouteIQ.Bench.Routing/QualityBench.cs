@@ -88,9 +88,9 @@ public static class QualityBench
     /// <summary>λ chosen by this cross-validation (the quality–cost sweep of the MLP router): COST_WEIGHT=0.06.</summary>
     public static double RecommendedLambda => 0.06;
 
-    /// <summary>The trainer's defaults (ROUTER_TYPE=knn, nothing else set).</summary>
+    /// <summary>kNN with its defaults (ROUTER_TYPE=knn, nothing else set).</summary>
     public static RouterSpec RecommendedKnn => new() { RouterType = "knn" };
 
-    /// <summary>The trainer's defaults (ROUTER_TYPE=mlp, nothing else set).</summary>
+    /// <summary>The trainer's defaults (ROUTER_TYPE=mlp, the default, nothing else set).</summary>
     public static RouterSpec RecommendedMlp => new() { RouterType = "mlp" };
 }

@@ -24,6 +24,8 @@ using RouteIQ.TelemetryIngest.Store;
 //   otlp    [--requests N] [--concurrency C] [--warmup W]  POST N OTLP/protobuf requests of 512 spans to /v1/traces (PostgreSQL), C at a time, after W warm-up requests.
 //   parse   [--count N]           the shared parser alone (CPU, allocations per event).
 //   dataset [--count N]           store N decisions in PostgreSQL, build a dataset, report time and peak memory.
+//   feedback [--count N] [--grades G] [--runs R]  store N decisions, build (baseline), ingest G grades (parse + write,
+//                                 against the same for G decisions), build with the grades joined (issue 17).
 //   write   [--count N] [--batch B] [--parallel P] [--direct 0|1]  the PostgreSQL writer alone: N parsed decisions
 //                                 in batches of B, P batches at a time (rows/s, process CPU per row); --direct 0
 //                                 writes every batch through the staging table.
@@ -47,6 +49,7 @@ return mode switch
     "rabbit" => await Modes.RabbitAsync(options),
     "otlp" => await Modes.OtlpAsync(options),
     "dataset" => await Modes.DatasetAsync(options),
+    "feedback" => await FeedbackBench.RunAsync(options),
     "parse" => Modes.Parse(options),
     "write" => await Modes.WriteAsync(options),
     _ => Usage(),

@@ -11,14 +11,27 @@ public sealed class AdminClient(HttpClient http) : IDisposable
 {
     public static AdminClient Create(string server, string? apiKey, TimeSpan? timeout = null)
     {
-        var http = new HttpClient { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromHours(25) };
+        var http = new HttpClient { BaseAddress = ServerUri(server), Timeout = timeout ?? TimeSpan.FromHours(25) };
         if (!string.IsNullOrEmpty(apiKey))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         }
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        return new AdminClient(http);
+        return new AdminClient(http) { HasKey = !string.IsNullOrEmpty(apiKey) };
     }
+
+    /// <summary><c>--server</c> as a base URI; anything but an absolute http(s) URL is a usage error.</summary>
+    public static Uri ServerUri(string server)
+    {
+        if (!Uri.TryCreate(server.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+        {
+            throw new CliUsageException($"--server '{server}' is not an http(s) URL; write the scheme too, e.g. --server http://{server.Split("://")[^1].TrimEnd('/')}");
+        }
+        return uri;
+    }
+
+    /// <summary>Whether a key was sent: a 401 then means the key was refused, not missing.</summary>
+    public bool HasKey { get; init; }
 
     public HttpClient Http => http;
 
@@ -48,7 +61,7 @@ public sealed class AdminClient(HttpClient http) : IDisposable
                 json = JsonValue.Create(text);
             }
         }
-        return new ApiResponse(response.StatusCode, json, response.Headers.Location?.ToString(), text);
+        return new ApiResponse(response.StatusCode, json, response.Headers.Location?.ToString(), text) { Path = path, KeySent = HasKey };
     }
 
     public void Dispose() => http.Dispose();
@@ -58,9 +71,23 @@ public sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, string? 
 {
     public bool Ok => (int)Status is >= 200 and < 300;
 
+    public string? Path { get; init; }
+
+    public bool KeySent { get; init; }
+
     /// <summary>The best one-line description of an error answer.</summary>
     public string ErrorMessage()
     {
+        if ((int)Status is 401 or 403)
+        {
+            return KeySent
+                ? "the API key was refused (check --api-key / ROUTEIQ_API_KEY against the server's RouteIQ:Admin:ApiKeys)"
+                : "an API key is required: pass --api-key or set ROUTEIQ_API_KEY";
+        }
+        if (Status == HttpStatusCode.NotFound && Body is not JsonObject)
+        {
+            return $"not found: /{Path?.TrimStart('/')}";
+        }
         if (Body is JsonObject o)
         {
             var parts = new[] { "error", "detail", "title" }

@@ -27,21 +27,16 @@ public static class DemoCommand
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (parse, ct) =>
         {
-            WebApplication app;
-            try
+            if (CliUsage.UnknownOption(parse, command) is { } unknown)
             {
-                app = EmbeddedHost.Build(["--urls", parse.GetValue(urls)!, .. parse.UnmatchedTokens], defaults: Defaults());
-                await app.StartAsync(ct);
-            }
-            catch (Exception ex) when (RouteIQHost.FindConfigurationError(ex) is { } message)
-            {
-                await Console.Error.WriteLineAsync(message);
+                Output.Error(unknown);
                 return ExitCodes.Usage;
             }
-            catch (IOException ex)
+            CliUsage.RequireUrls(parse.GetValue(urls)!);
+            var (started, startCode) = await EmbeddedHost.StartAsync(["--urls", parse.GetValue(urls)!, .. parse.UnmatchedTokens], Defaults(), ct);
+            if (started is not { } app)
             {
-                Output.Error($"cannot start: {ex.Message} (is another routeiq running? use --urls and RouteIQ__Rollout__PublicUrl)");
-                return ExitCodes.Usage;
+                return startCode;
             }
 
             // Disposing the host is what stops the router servers the embedded rollout started.
@@ -67,6 +62,7 @@ public static class DemoCommand
             AnsiConsole.MarkupLine($"  [grey]dotnet run --project cli/RouteIQ.Cli -- --server {admin} status[/]");
             AnsiConsole.MarkupLine($"  [grey]dotnet run --project cli/RouteIQ.Cli -- --server {admin} jobs[/]");
             AnsiConsole.MarkupLine($"  [grey]open {admin}/scalar/v1 for the admin API[/]");
+            AnsiConsole.MarkupLine($"  [grey]open {admin}/ui for the dashboard[/]");
             await app.WaitForShutdownAsync(CancellationToken.None);
             return ExitCodes.Ok;
         });
@@ -81,29 +77,11 @@ public static class DemoCommand
             ["RouteIQ:Telemetry:StoreQueryText"] = "true",
             // The demo narrates each step itself; service logs would drown it.
             ["Logging:LogLevel:Default"] = "Warning",
+            // The served router explores, so its answers are a logging policy with known propensities.
+            [DemoLearning.ServeExplorationKey] = DemoLearning.ServeExploration,
         };
-        if (FindSpecs() is { } specs)
-        {
-            defaults["RouteIQ:Specs:Path"] = specs;
-        }
+        DemoContinuous.AddDefaults(defaults);
         return defaults;
-    }
-
-    /// <summary>deploy/trainer-specs of the checkout this runs from.</summary>
-    private static string? FindSpecs()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "deploy", "trainer-specs");
-                if (File.Exists(Path.Combine(candidate, "knn-router.yaml")))
-                {
-                    return candidate;
-                }
-            }
-        }
-        return null;
     }
 
     private static string AdminUrl(WebApplication app)
@@ -149,6 +127,8 @@ public static class DemoCommand
             }
         }
         Step(1, "telemetry", sw, $"{sent:N0} routeiq.router_decision.v1 events for {queryCount:N0} queries of 6 kinds × {DemoWorld.Models.Length} models → {stored:N0} stored, {duplicates:N0} duplicates, {rejected:N0} rejected");
+        var graded = await DemoJudge.GradeAsync(client, world, ct);
+        AnsiConsole.MarkupLine($"   [grey]a judge graded {graded:N0} of them ({100.0 * graded / Math.Max(1, sent):0}%) later: routeiq.router_feedback.v1 over POST /v1/feedback[/]");
 
         // 2. Dataset.
         sw.Restart();
@@ -158,6 +138,8 @@ public static class DemoCommand
             ["until"] = DateTimeOffset.UtcNow.AddSeconds(1),
             ["test_split"] = 0.2,
             ["seed"] = 42,
+            // Labels from the judge's grades only: an ungraded decision says nothing about its quality.
+            ["graded_only"] = true,
             ["model_catalog"] = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(DemoWorld.Catalog())),
         };
         var dataset = await client.SendAsync(HttpMethod.Post, "admin/datasets", datasetRequest, cancellationToken: ct);
@@ -216,7 +198,7 @@ public static class DemoCommand
 
         // 5. Quality and price against the best single model and the oracle (ground truth).
         var names = DemoWorld.Models.Select(m => m.Name).ToList();
-        var chosen = results.Select(r => names.IndexOf(r!["model"]!.GetValue<string>())).ToList();
+        var chosen = DemoLearning.GreedyChoices(results);
         var best = DemoWorld.BestSingleModel();
         double routerQuality = 0, routerPrice = 0, bestQuality = 0, oracleQuality = 0, cheapQuality = 0;
         var cheapest = Enumerable.Range(0, names.Count).MinBy(m => DemoWorld.Models[m].Price);
@@ -243,6 +225,7 @@ public static class DemoCommand
         Row($"cheapest model ({names[cheapest]})", cheapQuality, DemoWorld.Models[cheapest].Price);
         Row("oracle (best model per query)", oracleQuality, double.NaN);
         AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"[grey]dashboard:[/] {admin}/ui/models/{Markup.Escape(trained.Body["registered_model"]?.ToString() ?? "")} [grey](jobs: {admin}/ui/jobs)[/]");
         var share = chosen.GroupBy(c => c < 0 ? "?" : names[c]).OrderByDescending(g => g.Count())
             .Select(g => $"{g.Key} {100.0 * g.Count() / n:0}%");
         AnsiConsole.MarkupLine($"[grey]calls per model:[/] {Markup.Escape(string.Join(", ", share))}");
@@ -251,12 +234,14 @@ public static class DemoCommand
             AnsiConsole.MarkupLine($"[grey]trainer's own held-out metrics:[/] avg_quality {metrics["avg_quality"]}, routing_accuracy {metrics["routing_accuracy"]}, avg_price {metrics["avg_price"]}");
         }
         AnsiConsole.MarkupLine($"[bold]router vs best single model:[/] quality {routerQuality / bestQuality * 100 - 100:+0.0;-0.0}% at {routerPrice / n / DemoWorld.Models[best].Price * 100:0}% of its price");
+        DemoLearning.Print(evalQueries, results, seed);
 
         // 6. What a RouteIQ gateway needs to load it.
         var status = await client.SendAsync(HttpMethod.Get, "status", cancellationToken: ct);
         AnsiConsole.Write(new Panel(new Text(
             $"routing_strategy: llmrouter-knn\nmodel_s3_bucket: <bucket of RouteIQ:Artifacts:Uri>\nmodel_s3_key: models/knn-router/\nhot_reload: true\n# active: {status.Body?["model_name"]} v{status.Body?["model_version"]} at {status.Body?["model_uri"]}"))
             .Header("gateway settings for the rolled-out model"));
+        await DemoContinuous.RunAsync(client, seed, ct);
         AnsiConsole.MarkupLine($"[green]demo complete[/] in {total.Elapsed.TotalSeconds:0.0}s");
         return ExitCodes.Ok;
     }

@@ -7,13 +7,21 @@ namespace RouteIQ.Cli;
 
 /// <summary>
 /// The demo's synthetic world: query kinds whose best model differs, six models with real-world
-/// price points, and a ground-truth quality per (kind, model). Telemetry carries graded outcomes
-/// (<c>custom_attributes.performance</c>, as a shadow-evaluation pipeline would record) and the
-/// query text (<c>custom_attributes.query_text</c>), so a dataset built from it teaches a router
-/// which model is worth its price for which kind of query.
+/// price points, and a ground-truth quality per (kind, model). Decisions carry the query text
+/// (<c>custom_attributes.query_text</c>) but no grade, as a real gateway's do: a separate judge
+/// (<see cref="JudgeGrades"/>) grades a sample of them later as <c>routeiq.router_feedback.v1</c>
+/// events, and a dataset built from the grades teaches a router which model is worth its price
+/// for which kind of query. <see cref="InlineGrades"/> restores the old inline
+/// <c>custom_attributes.performance</c>.
 /// </summary>
 public sealed class DemoWorld(int seed)
 {
+    /// <summary>Write each decision's grade into it (<c>custom_attributes.performance</c>) instead of leaving it to the judge.</summary>
+    public bool InlineGrades { get; init; }
+
+    /// <summary>Every decision emitted so far with its true grade, for the judge.</summary>
+    private readonly List<(string EventId, double Performance)> _emitted = [];
+
     public sealed record Model(string Name, string Provider, double InputPrice, double OutputPrice)
     {
         /// <summary>USD per million tokens, input and output averaged.</summary>
@@ -109,7 +117,9 @@ public sealed class DemoWorld(int seed)
                 w.WriteString("contract_version", "v1");
                 w.WriteString("contract_name", "routeiq.router_decision.v1");
                 // Event ids are unique per run (a rerun on the same data dir adds new telemetry, not duplicates).
-                w.WriteString("event_id", Guid.NewGuid().ToString("D"));
+                var eventId = Guid.NewGuid().ToString("D");
+                _emitted.Add((eventId, performance));
+                w.WriteString("event_id", eventId);
                 w.WriteString("trace_id", Hex(16));
                 w.WriteString("span_id", Hex(8));
                 w.WriteNull("parent_span_id");
@@ -171,12 +181,48 @@ public sealed class DemoWorld(int seed)
                 w.WriteStartObject("custom_attributes");
                 w.WriteString("query_text", query.Text);
                 w.WriteString("query_kind", query.KindName);
-                w.WriteNumber("performance", Math.Round(performance, 4));
+                if (InlineGrades)
+                {
+                    w.WriteNumber("performance", Math.Round(performance, 4));
+                }
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
             yield return Encoding.UTF8.GetString(buffer.ToArray());
         }
+    }
+
+    /// <summary>
+    /// The judge: grades a random <paramref name="share"/> of the decisions emitted so far, late,
+    /// as <c>routeiq.router_feedback.v1</c> events (its score is the decision's true grade).
+    /// </summary>
+    public IEnumerable<string> JudgeGrades(double share, DateTimeOffset at)
+    {
+        foreach (var (eventId, performance) in _emitted)
+        {
+            if (_random.NextDouble() >= share)
+            {
+                continue;
+            }
+            var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteString("contract_name", "routeiq.router_feedback.v1");
+                w.WriteString("contract_version", "v1");
+                w.WriteString("feedback_id", Guid.NewGuid().ToString("D"));
+                w.WriteString("decision_event_id", eventId);
+                w.WriteNull("model_name");
+                w.WriteNumber("score", Math.Round(performance, 4));
+                w.WriteString("source", "judge");
+                w.WriteString("judge_model", "demo-judge");
+                w.WriteString("rubric", "ground truth + noise");
+                w.WriteNumber("timestamp_unix_ms", at.ToUnixTimeMilliseconds());
+                w.WriteEndObject();
+            }
+            yield return Encoding.UTF8.GetString(buffer.ToArray());
+        }
+        _emitted.Clear();
     }
 
     /// <summary>The model catalogue the dataset builder prices models from (LLMRouter candidates shape).</summary>

@@ -28,11 +28,26 @@ public static class ExitCodes
     /// <summary>Waiting ended before the job did (--async jobs still running).</summary>
     public const int StillRunning = 7;
 
-    public static int FromStatus(HttpStatusCode status) => (int)status switch
+    public static int FromStatus(HttpStatusCode status) => FromStatus((int)status);
+
+    public static int FromStatus(int status) => status switch
     {
         >= 200 and < 300 => Ok,
         401 or 403 => Unauthorized,
         400 or 404 or 409 or 413 or 422 => Rejected,
+        _ => JobFailed,
+    };
+
+    /// <summary>
+    /// The exit code of a job that ended: a job refused by the system (unknown alias → 404, a
+    /// rollout already in progress → 409) exits as a synchronous call's refusal would.
+    /// </summary>
+    public static int FromJob(string? state, int? statusCode) => state switch
+    {
+        "succeeded" => Ok,
+        "cancelled" => Cancelled,
+        "queued" or "running" => StillRunning,
+        _ when statusCode is { } code && FromStatus(code) is Rejected or Unauthorized => FromStatus(code),
         _ => JobFailed,
     };
 }

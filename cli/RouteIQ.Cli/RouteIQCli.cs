@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -13,7 +14,7 @@ using Spectre.Console;
 namespace RouteIQ.Cli;
 
 /// <summary><c>routeiq</c>: <c>up</c> and <c>demo</c> run everything in this process; the other verbs call the admin API.</summary>
-public static class RouteIQCli
+public static partial class RouteIQCli
 {
     private static readonly Option<string> ServerOption = new("--server")
     {
@@ -31,18 +32,72 @@ public static class RouteIQCli
 
     private static readonly Option<bool> JsonOption = new("--json") { Description = "Print raw JSON for scripts", Recursive = true };
 
+    private static readonly Option<bool> WideOption = new("--wide") { Description = "Tables with every column, nothing shortened", Recursive = true };
+
     public static async Task<int> Main(string[] args)
     {
         var root = BuildCommand();
+        // Response files off: `roll knn-router @production` means the alias, not a file named "production".
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            foreach (var message in CliUsage.Messages(parse))
+            {
+                Output.Error(message);
+            }
+            var verb = string.Join(' ', CommandPath(parse.CommandResult));
+            Output.Error($"see 'routeiq {(verb.Length > 0 ? verb + " " : "")}--help'");
+            return ExitCodes.Usage;
+        }
+        // Ctrl-C cancels the verb's token (a waiting verb then says the job goes on); a second one ends the process.
+        using var interrupted = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (!interrupted.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                interrupted.Cancel();
+            }
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, interrupted.Token);
+        }
+        catch (CliUsageException ex)
+        {
+            Output.Error(ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (JobNotFoundException ex)
+        {
+            Output.Error(ex.Message);
+            return ExitCodes.Rejected;
         }
         catch (HttpRequestException ex) when (ex.StatusCode is null)
         {
-            Output.Error($"cannot reach the admin API: {ex.Message}");
+            Output.Error($"cannot reach the admin API at {parse.GetValue(ServerOption)}: {ex.Message}");
             return ExitCodes.Unreachable;
         }
+        catch (Exception ex) when (RouteIQHost.FindConfigurationError(ex) is { } message)
+        {
+            await Console.Error.WriteLineAsync(message);
+            return ExitCodes.Usage;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static IEnumerable<string> CommandPath(SymbolResult? result)
+    {
+        var names = new List<string>();
+        for (var r = result as CommandResult; r?.Parent is not null; r = r.Parent as CommandResult)
+        {
+            names.Insert(0, r.Command.Name);
+        }
+        return names;
     }
 
     public static RootCommand BuildCommand()
@@ -51,19 +106,26 @@ public static class RouteIQCli
         root.Options.Add(ServerOption);
         root.Options.Add(ApiKeyOption);
         root.Options.Add(JsonOption);
+        root.Options.Add(WideOption);
 
         root.Subcommands.Add(UpCommand());
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(TrainCommand());
         root.Subcommands.Add(RollCommand());
         root.Subcommands.Add(RollbackCommand());
-        root.Subcommands.Add(SimpleGet("status", "The active deployment", "status"));
+        root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(JobsCommand());
         root.Subcommands.Add(LogsCommand());
-        root.Subcommands.Add(SimpleGet("trainers", "Trainer specs (secrets redacted) and load errors", "admin/trainers"));
+        root.Subcommands.Add(TrainersCommand());
         root.Subcommands.Add(SimpleGet("deployments", "Deployment history", "admin/deployments"));
+        root.Subcommands.Add(RolloutsCommand());
         root.Subcommands.Add(IngestCommand());
+        root.Subcommands.Add(FeedbackCommand());
         root.Subcommands.Add(DatasetCommand());
+        root.Subcommands.Add(MigrateCommand.Build(JsonOption));
+        root.Subcommands.Add(RoutingCommand());
+        root.Subcommands.Add(EvaluateCommand.Build(Client, (p, r) => Report(p, r), JsonOption));
+        root.Subcommands.Add(ContinuousCommand());
         return root;
     }
 
@@ -72,13 +134,28 @@ public static class RouteIQCli
         var urls = new Option<string>("--urls") { Description = "Where the admin API listens", DefaultValueFactory = _ => EmbeddedHost.DefaultUrl };
         var command = new Command("up", "Run all four services in this process on the embedded defaults (in-memory bus, SQLite, file artifacts, local processes)");
         command.Options.Add(urls);
+        // Configuration keys pass through (--RouteIQ:DataDir=x); anything else unknown is refused.
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction((parse, _) => RouteIQHost.RunAsync(() =>
+        command.SetAction(async (parse, ct) =>
         {
-            var app = EmbeddedHost.Build(["--urls", parse.GetValue(urls)!, .. parse.UnmatchedTokens]);
-            app.Lifetime.ApplicationStarted.Register(() => PrintWhere(app));
-            return app;
-        }));
+            if (CliUsage.UnknownOption(parse, command) is { } unknown)
+            {
+                Output.Error(unknown);
+                return ExitCodes.Usage;
+            }
+            CliUsage.RequireUrls(parse.GetValue(urls)!);
+            var (app, code) = await EmbeddedHost.StartAsync(["--urls", parse.GetValue(urls)!, .. parse.UnmatchedTokens], null, ct);
+            if (app is null)
+            {
+                return code;
+            }
+            await using (app)
+            {
+                PrintWhere(app);
+                await app.WaitForShutdownAsync(CancellationToken.None);
+            }
+            return ExitCodes.Ok;
+        });
         return command;
     }
 
@@ -89,14 +166,20 @@ public static class RouteIQCli
         var store = app.Services.GetRequiredService<RouteIQ.Artifacts.IArtifactStore>();
         var config = app.Configuration;
         var admin = addresses.FirstOrDefault() ?? EmbeddedHost.DefaultUrl;
+        var specs = EmbeddedHost.SpecsPath(config);
         Console.WriteLine($"routeiq up: admin API        {string.Join(", ", addresses)}  (OpenAPI UI: {admin}/scalar/v1)");
         Console.WriteLine($"routeiq up: stable endpoint  {config["RouteIQ:Rollout:PublicUrl"] ?? "http://127.0.0.1:9000"}");
         Console.WriteLine($"routeiq up: bus              {(settings.RabbitMq?.ToString() ?? "in-memory")}");
         Console.WriteLine($"routeiq up: database         {(string.IsNullOrEmpty(config.GetConnectionString("RouteIQ")) ? "SQLite in " + Path.GetFullPath(config["RouteIQ:DataDir"] ?? "./.routeiq") : "PostgreSQL")}");
         Console.WriteLine($"routeiq up: artifacts        {store.Root}");
         Console.WriteLine($"routeiq up: workloads        {config["RouteIQ:Workloads:Launcher"] ?? "Process"}");
-        Console.WriteLine($"routeiq up: trainer specs    {Path.GetFullPath(config["RouteIQ:Specs:Path"] ?? config["SPECS_PATH"] ?? "./trainer-specs")}");
+        Console.WriteLine($"routeiq up: trainer specs    {specs}");
         Console.WriteLine($"routeiq up: health           {admin}/health/ready");
+        if (!File.Exists(specs) && !Directory.Exists(specs))
+        {
+            Console.Error.WriteLine($"routeiq up: WARNING: no trainer specs at {specs}: `train` will answer \"trainer spec not found\". "
+                + "Run from the repository (deploy/trainer-specs is found) or set RouteIQ__Specs__Path.");
+        }
     }
 
     private static Command TrainCommand()
@@ -104,11 +187,12 @@ public static class RouteIQCli
         var trainer = new Argument<string>("trainer") { Description = "Trainer spec name" };
         var imageKey = new Option<string?>("--image-key") { Description = "Select an image from the spec's image_options" };
         var param = new Option<string[]>("--param", "-p") { Description = "Parameter override K=V (V parsed as JSON when it is JSON: numbers, booleans, null, lists, objects)", AllowMultipleArgumentsPerToken = false };
-        var waitSeconds = new Option<int?>("--wait-seconds") { Description = "Training timeout in seconds (1..86400)" };
+        var waitSeconds = WaitSecondsOption();
+        var timeout = new Option<int?>("--timeout-seconds") { Description = "Training timeout in seconds (1..86400; default: the spec's timeout)" };
         var thenRoll = new Option<bool>("--then-roll") { Description = "Roll the produced version out when training succeeds" };
-        var dataset = new Option<string?>("--dataset") { Description = "Dataset id (from `dataset build`) or URI to train on, overriding the spec's" };
-        var isAsync = new Option<bool>("--async") { Description = "Return the job id at once instead of waiting" };
-        var command = new Command("train", "Launch a trainer and wait for it (live progress)") { trainer, imageKey, param, waitSeconds, thenRoll, dataset, isAsync };
+        var dataset = new Option<string?>("--dataset") { Description = "Dataset id (from `dataset build`) or URI to train on (default: the spec's, else the latest dataset)" };
+        var isAsync = new Option<bool>("--async") { Description = "Return the job id at once instead of waiting (exit 7 while it runs)" };
+        var command = new Command("train", "Launch a trainer and wait for it (live progress)") { trainer, imageKey, param, waitSeconds, timeout, thenRoll, dataset, isAsync };
         command.SetAction(async (parse, ct) =>
         {
             var body = new JsonObject();
@@ -116,13 +200,9 @@ public static class RouteIQCli
             {
                 body["image_key"] = key;
             }
-            if (parse.GetValue(waitSeconds) is { } wait)
+            if (parse.GetValue(timeout) is { } seconds)
             {
-                body["wait_seconds"] = wait;
-            }
-            if (parse.GetValue(dataset) is { } data)
-            {
-                body["dataset"] = data;
+                body["wait_seconds"] = seconds;
             }
             var parameters = new JsonObject();
             foreach (var pair in parse.GetValue(param) ?? [])
@@ -139,10 +219,51 @@ public static class RouteIQCli
             {
                 body["parameters"] = parameters;
             }
-            var path = (parse.GetValue(thenRoll) ? "admin/train_then_roll/" : "admin/train/") + Uri.EscapeDataString(parse.GetValue(trainer)!);
-            return await SubmitAndFollowAsync(parse, path, body, parse.GetValue(isAsync), ct);
+            var name = parse.GetValue(trainer)!;
+            using var client = Client(parse);
+            if ((parse.GetValue(dataset) ?? await LatestDatasetAsync(client, name, Out(parse), ct)) is { } data)
+            {
+                body["dataset"] = data;
+            }
+            var path = (parse.GetValue(thenRoll) ? "admin/train_then_roll/" : "admin/train/") + Uri.EscapeDataString(name);
+            return await SubmitAndFollowAsync(parse, client, path, body, parse.GetValue(isAsync), parse.GetValue(waitSeconds), ct);
         });
         return command;
+    }
+
+    private static Option<int?> WaitSecondsOption() => new("--wait-seconds")
+    {
+        Description = "Wait at most this long for the job, then exit 7 and leave it running (default: until it ends)",
+    };
+
+    /// <summary>
+    /// A trainer whose spec names no dataset trains on the latest one built (says so on stderr;
+    /// the job document's <c>request.dataset</c> records it). Null when the spec has one or none exist.
+    /// </summary>
+    private static async Task<string?> LatestDatasetAsync(AdminClient client, string trainer, Output output, CancellationToken ct)
+    {
+        var trainers = await client.SendAsync(HttpMethod.Get, "admin/trainers", cancellationToken: ct);
+        if (!trainers.Ok || trainers.Body?["trainers"]?[trainer] is not JsonObject spec || spec["dataset"] is JsonValue)
+        {
+            return null;
+        }
+        var datasets = await client.SendAsync(HttpMethod.Get, "admin/datasets", cancellationToken: ct);
+        if (!datasets.Ok)
+        {
+            // Distributed: datasets are telemetry-ingest's; gateway-admin picks the latest itself (the job's resolved.dataset says which).
+            return null;
+        }
+        if (datasets.Body is not JsonArray { Count: > 0 } list || list[0]?["dataset_id"] is not JsonValue id)
+        {
+            Output.Error($"warning: trainer '{trainer}' names no dataset and none was built yet; build one with `routeiq dataset build` or pass --dataset");
+            return null;
+        }
+        var latest = id.GetValue<string>();
+        if (!output.Json)
+        {
+            Console.Error.WriteLine($"routeiq: training on the latest dataset, {latest} (built {Output.Time(list[0]?["created_at"])}); --dataset picks another");
+        }
+        return latest;
     }
 
     /// <summary>A value that parses as JSON is sent as that JSON (42, true, null, [..], {..}); anything else as a string.</summary>
@@ -167,8 +288,10 @@ public static class RouteIQCli
         var reference = new Argument<string>("ref") { Description = "@alias or an integer version" };
         var serveImage = new Option<string?>("--serve-image") { Description = "Serving image (default: the one resolved at training)" };
         var waitReady = new Option<int?>("--wait-ready-seconds") { Description = "How long the candidate may take to answer /ping (1..900, default 90)" };
-        var isAsync = new Option<bool>("--async") { Description = "Return the job id at once" };
-        var command = new Command("roll", "Roll a registered version out behind the stable endpoint") { model, reference, serveImage, waitReady, isAsync };
+        var waitSeconds = WaitSecondsOption();
+        var isAsync = new Option<bool>("--async") { Description = "Return the job id at once (exit 7 while it runs)" };
+        var command = new Command("roll", "Roll a registered version out behind the stable endpoint") { model, reference, serveImage, waitReady, waitSeconds, isAsync };
+        var canary = AddCanaryOptions(command);
         command.SetAction(async (parse, ct) =>
         {
             var refText = parse.GetValue(reference)!;
@@ -178,22 +301,47 @@ public static class RouteIQCli
                 ["ref"] = int.TryParse(refText, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : refText,
             };
             AddRollOptions(parse, body, serveImage, waitReady);
-            return await SubmitAndFollowAsync(parse, "admin/roll", body, parse.GetValue(isAsync), ct);
+            AddPromotion(parse, body, canary);
+            using var client = Client(parse);
+            return await SubmitAndFollowAsync(parse, client, "admin/roll", body, parse.GetValue(isAsync), parse.GetValue(waitSeconds), ct);
         });
         return command;
     }
 
+    /// <summary>The model a verb acts on: <c>routeiq status knn-router</c> or <c>--model knn-router</c>.</summary>
+    private static (Argument<string?> Argument, Option<string?> Option) ModelSelector(string what) => (
+        new Argument<string?>("model") { Description = $"Registered model name (default: {what})", Arity = ArgumentArity.ZeroOrOne },
+        new Option<string?>("--model", "-m") { Description = "Registered model name (same as the argument)" });
+
+    private static string? SelectedModel(ParseResult parse, (Argument<string?> Argument, Option<string?> Option) selector)
+        => parse.GetValue(selector.Argument) ?? parse.GetValue(selector.Option);
+
     private static Command RollbackCommand()
     {
+        var selector = ModelSelector("the model of the active deployment");
         var serveImage = new Option<string?>("--serve-image") { Description = "Serving image override" };
         var waitReady = new Option<int?>("--wait-ready-seconds") { Description = "How long the candidate may take to answer /ping" };
-        var command = new Command("rollback", "Roll back to the previous deployment (twice toggles back)") { serveImage, waitReady };
+        var command = new Command("rollback", "Roll a model back to its previous deployment (twice toggles back)") { selector.Argument, selector.Option, serveImage, waitReady };
         command.SetAction(async (parse, ct) =>
         {
             var body = new JsonObject();
+            if (SelectedModel(parse, selector) is { } name)
+            {
+                body["name"] = name;
+            }
             AddRollOptions(parse, body, serveImage, waitReady);
-            return await SubmitAndFollowAsync(parse, "admin/rollback", body, false, ct);
+            using var client = Client(parse);
+            return await SubmitAndFollowAsync(parse, client, "admin/rollback", body, false, null, ct);
         });
+        return command;
+    }
+
+    private static Command StatusCommand()
+    {
+        var selector = ModelSelector("the most recent deployment");
+        var command = new Command("status", "The active deployment of a model") { selector.Argument, selector.Option };
+        command.SetAction((parse, ct) => GetAsync(parse,
+            "status" + (SelectedModel(parse, selector) is { } name ? "?name=" + Uri.EscapeDataString(name) : ""), ct));
         return command;
     }
 
@@ -209,15 +357,64 @@ public static class RouteIQCli
         }
     }
 
+    private static Command TrainersCommand()
+    {
+        var command = new Command("trainers", "Trainer specs in force (secrets redacted), where they are read from, and load errors");
+        command.SetAction(async (parse, ct) =>
+        {
+            using var client = Client(parse);
+            var response = await client.SendAsync(HttpMethod.Get, "admin/trainers", cancellationToken: ct);
+            var output = Out(parse);
+            if (!response.Ok || output.Json || response.Body is not JsonObject body)
+            {
+                return Report(parse, response);
+            }
+            var rows = new JsonArray();
+            foreach (var (name, spec) in body["trainers"] as JsonObject ?? [])
+            {
+                var row = (JsonObject)(spec?.DeepClone() ?? new JsonObject());
+                row["name"] = name;
+                rows.Add(row);
+            }
+            output.Line($"specs: {Output.Text(body["path"])}");
+            output.WriteList(rows, TableViews.Trainers);
+            foreach (var error in body["errors"] as JsonArray ?? [])
+            {
+                Output.Error($"spec error: {Output.Text(error?["message"])}");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
     private static Command JobsCommand()
     {
         var trainer = new Option<string?>("--trainer") { Description = "Only this trainer's jobs" };
         var state = new Option<string?>("--state") { Description = "queued | running | succeeded | failed | cancelled | lost" };
-        var command = new Command("jobs", "List jobs, newest first") { trainer, state };
-        var show = new Command("show", "One job with its result or error") { new Argument<string>("id") };
-        show.SetAction((parse, ct) => GetAsync(parse, $"admin/jobs/{Uri.EscapeDataString(parse.GetValue<string>("id")!)}", ct));
-        var cancel = new Command("cancel", "Cancel a job: its workload is stopped and removed") { new Argument<string>("id") };
-        cancel.SetAction((parse, ct) => SendAsync(parse, HttpMethod.Delete, $"admin/jobs/{Uri.EscapeDataString(parse.GetValue<string>("id")!)}", null, ct));
+        var limit = new Option<int?>("--limit") { Description = "At most this many jobs (1..1000, default 100)" };
+        var command = new Command("jobs", "List jobs, newest first") { trainer, state, limit };
+        var showId = new Argument<string>("id") { Description = "Job id" };
+        var show = new Command("show", "One job with its result or error (and the end of its log when it failed)") { showId };
+        show.SetAction(async (parse, ct) =>
+        {
+            var id = JobId(parse.GetValue(showId)!);
+            using var client = Client(parse);
+            var response = await client.SendAsync(HttpMethod.Get, $"admin/jobs/{id}", cancellationToken: ct);
+            var code = Report(parse, response, JobNotFound(id));
+            if (response.Ok && response.Body?["state"]?.GetValue<string>() == JobStates.Failed && !parse.GetValue(JsonOption))
+            {
+                await PrintFailureAsync(client, id, response.Body, ct);
+            }
+            return code;
+        });
+        var cancelId = new Argument<string>("id") { Description = "Job id" };
+        var cancel = new Command("cancel", "Cancel a job: its workload is stopped and removed") { cancelId };
+        cancel.SetAction(async (parse, ct) =>
+        {
+            var id = JobId(parse.GetValue(cancelId)!);
+            using var client = Client(parse);
+            return Report(parse, await client.SendAsync(HttpMethod.Delete, $"admin/jobs/{id}", cancellationToken: ct), JobNotFound(id));
+        });
         command.Subcommands.Add(show);
         command.Subcommands.Add(cancel);
         command.SetAction((parse, ct) =>
@@ -231,10 +428,23 @@ public static class RouteIQCli
             {
                 query.Add("state=" + Uri.EscapeDataString(s));
             }
+            if (parse.GetValue(limit) is { } l)
+            {
+                query.Add("limit=" + l.ToString(CultureInfo.InvariantCulture));
+            }
             return GetAsync(parse, "admin/jobs" + (query.Count > 0 ? "?" + string.Join('&', query) : ""), ct);
         });
         return command;
     }
+
+    /// <summary>Job ids are GUIDs; anything else cannot name a job.</summary>
+    private static string JobId(string text)
+        => Guid.TryParse(text, out var id) ? id.ToString() : throw new JobNotFoundException(text);
+
+    private static string JobNotFound(string id) => $"job '{id}' not found (`routeiq jobs` lists the jobs)";
+
+    /// <summary>An id that cannot be a job's: reported like the API's 404 (exit 5).</summary>
+    private sealed class JobNotFoundException(string id) : Exception(JobNotFound(id));
 
     private static Command LogsCommand()
     {
@@ -243,8 +453,9 @@ public static class RouteIQCli
         var command = new Command("logs", "A job's log (tail while it runs; full log afterwards)") { job, follow };
         command.SetAction(async (parse, ct) =>
         {
+            var id = JobId(parse.GetValue(job)!);
             using var client = Client(parse);
-            var path = $"admin/jobs/{Uri.EscapeDataString(parse.GetValue(job)!)}/logs" + (parse.GetValue(follow) ? "?follow=true" : "");
+            var path = $"admin/jobs/{id}/logs" + (parse.GetValue(follow) ? "?follow=true" : "");
             using var request = new HttpRequestMessage(HttpMethod.Get, path);
             request.Headers.Accept.Clear();
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/plain"));
@@ -252,14 +463,50 @@ public static class RouteIQCli
             if (!response.IsSuccessStatusCode)
             {
                 var text = await response.Content.ReadAsStringAsync(ct);
-                Output.Error($"HTTP {(int)response.StatusCode}: {text}");
+                var error = new ApiResponse(response.StatusCode, text.Length > 0 && text[0] == '{' ? JsonNode.Parse(text) : null, null, text) { Path = path, KeySent = client.HasKey };
+                Output.Error(response.StatusCode == HttpStatusCode.NotFound ? JobNotFound(id) : error.ErrorMessage());
                 return ExitCodes.FromStatus(response.StatusCode);
             }
             await using var stream = await response.Content.ReadAsStreamAsync(ct);
-            await stream.CopyToAsync(Console.OpenStandardOutput(), ct);
+            var stdout = Console.OpenStandardOutput();
+            var buffer = new byte[8192];
+            long total = 0;
+            int read;
+            try
+            {
+                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                {
+                    await stdout.WriteAsync(buffer.AsMemory(0, read), ct);
+                    await stdout.FlushAsync(ct);
+                    total += read;
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return ExitCodes.Ok;
+            }
+            if (total == 0)
+            {
+                // Roll and rollback jobs run no workload: say what they did instead of printing nothing.
+                var document = await client.SendAsync(HttpMethod.Get, $"admin/jobs/{id}", cancellationToken: ct);
+                Console.WriteLine(NoLogSummary(document.Body));
+            }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    internal static string NoLogSummary(JsonNode? job)
+    {
+        var kind = Output.Text(job?["kind"]);
+        var state = Output.Text(job?["state"]);
+        var head = kind == "train"
+            ? $"(no log yet: train job {Output.Text(job?["job_id"])} is {state})"
+            : $"({kind} job {Output.Text(job?["job_id"])} runs no workload, so it has no log; it is {state})";
+        var detail = job?["result"] is JsonObject r
+            ? $"\n{Output.Text(r["name"])} v{Output.Text(r["version"])} ({Output.Text(r["alias"])}) active at {Output.Text(r["public_url"])}, served by {Output.Text(r["url"])}"
+            : job?["error"] is JsonObject e ? "\nerror: " + TableViews.ErrorText(e) : "";
+        return head + detail;
     }
 
     private static Command IngestCommand()
@@ -291,8 +538,18 @@ public static class RouteIQCli
             return SendAsync(parse, HttpMethod.Post, "admin/telemetry/jaeger", body, ct);
         });
 
+        var rejectedLimit = new Option<int?>("--limit") { Description = "At most this many, newest first (1..1000, default 100)" };
+        var rejected = new Command("rejected", "Rejected telemetry: when, from where, and why") { rejectedLimit };
+        rejected.SetAction(async (parse, ct) =>
+        {
+            using var client = Client(parse);
+            var query = parse.GetValue(rejectedLimit) is { } l ? "?limit=" + l.ToString(CultureInfo.InvariantCulture) : "";
+            return Report(parse, Wrapped(await client.SendAsync(HttpMethod.Get, "admin/telemetry/rejected" + query, cancellationToken: ct), "rejected"));
+        });
+
         command.Subcommands.Add(file);
         command.Subcommands.Add(jaeger);
+        command.Subcommands.Add(rejected);
         return command;
     }
 
@@ -305,8 +562,9 @@ public static class RouteIQCli
         }
         using var client = Client(parse);
         var output = Out(parse);
-        long accepted = 0, rejected = 0, duplicates = 0;
+        long accepted = 0, rejected = 0, duplicates = 0, linesSent = 0;
         var failure = (ApiResponse?)null;
+        var rejections = new JsonArray();
 
         async Task RunAsync(Action<long> progress)
         {
@@ -319,7 +577,7 @@ public static class RouteIQCli
                 var lineBytes = Encoding.UTF8.GetByteCount(line) + 1;
                 if (lines > 0 && (lines >= batchLines || chunk.Length + lineBytes > 900_000))
                 {
-                    if (!await FlushAsync(chunk))
+                    if (!await FlushAsync(chunk, lines))
                     {
                         return;
                     }
@@ -331,12 +589,12 @@ public static class RouteIQCli
             }
             if (lines > 0)
             {
-                await FlushAsync(chunk);
+                await FlushAsync(chunk, lines);
             }
             progress(file.Length);
         }
 
-        async Task<bool> FlushAsync(StringBuilder chunk)
+        async Task<bool> FlushAsync(StringBuilder chunk, int lines)
         {
             using var content = new StringContent(chunk.ToString(), Encoding.UTF8, "application/x-ndjson");
             chunk.Clear();
@@ -351,6 +609,15 @@ public static class RouteIQCli
             accepted += Count(body, "stored");
             rejected += Count(body, "rejected");
             duplicates += Count(body, "duplicates");
+            // Each rejection's index counts the lines of its request (0-based): report file line numbers.
+            foreach (var r in body?["rejections"] as JsonArray ?? [])
+            {
+                if (rejections.Count < 100 && r?["index"] is JsonValue index && index.TryGetValue<long>(out var i))
+                {
+                    rejections.Add(new JsonObject { ["line"] = linesSent + i + 1, ["reason"] = r["reason"]?.DeepClone() });
+                }
+            }
+            linesSent += lines;
             return true;
         }
 
@@ -372,7 +639,20 @@ public static class RouteIQCli
             Output.Error(failure.ErrorMessage());
             return ExitCodes.FromStatus(failure.Status);
         }
-        output.Write(new JsonObject { ["file"] = file.FullName, ["stored"] = accepted, ["duplicates"] = duplicates, ["rejected"] = rejected });
+        var report = new JsonObject { ["file"] = file.FullName, ["stored"] = accepted, ["duplicates"] = duplicates, ["rejected"] = rejected };
+        if (output.Json)
+        {
+            report["rejections"] = rejections;
+        }
+        output.Write(report);
+        foreach (var r in rejections)
+        {
+            output.Line($"rejected line {r!["line"]}: {Output.Text(r["reason"])}");
+        }
+        if (rejected > rejections.Count && !output.Json)
+        {
+            output.Line($"… {rejected - rejections.Count} more; `routeiq ingest rejected` lists every rejection with its reason");
+        }
         return ExitCodes.Ok;
     }
 
@@ -410,9 +690,44 @@ public static class RouteIQCli
             return SendAsync(parse, HttpMethod.Post, "admin/datasets", body, ct);
         });
         var list = new Command("list", "Datasets built so far");
-        list.SetAction((parse, ct) => GetAsync(parse, "admin/datasets", ct));
+        list.SetAction(async (parse, ct) =>
+        {
+            using var client = Client(parse);
+            return Report(parse, Wrapped(await client.SendAsync(HttpMethod.Get, "admin/datasets", cancellationToken: ct), "datasets"));
+        });
         command.Subcommands.Add(build);
         command.Subcommands.Add(list);
+        return command;
+    }
+
+    private static Command RoutingCommand()
+    {
+        var model = new Argument<string>("model") { Description = "Registered model name" };
+        var reference = new Argument<string?>("ref") { Description = "@alias (default @production: follows rollouts) or a version (pinned)", Arity = ArgumentArity.ZeroOrOne };
+        var config = new Command("config", "Gateway settings (routing_strategy, model_s3_bucket, model_s3_key, hot_reload, reload_interval) for a model, from the registry") { model, reference };
+        config.SetAction(async (parse, ct) =>
+        {
+            using var client = Client(parse);
+            var query = parse.GetValue(reference) is { } r ? "?ref=" + Uri.EscapeDataString(r) : "";
+            var response = await client.SendAsync(HttpMethod.Get, $"admin/models/{Uri.EscapeDataString(parse.GetValue(model)!)}/routing-config{query}", cancellationToken: ct);
+            if (!response.Ok || parse.GetValue(JsonOption) || response.Body is not JsonObject body)
+            {
+                return Report(parse, response);
+            }
+            // YAML, ready to paste into a gateway's configuration.
+            foreach (var (key, value) in body)
+            {
+                if (key is "name" or "version" or "ref" or "model_uri")
+                {
+                    continue;
+                }
+                Console.WriteLine($"{key}: {(value is null ? "null" : Output.Text(value))}");
+            }
+            Console.WriteLine($"# {Output.Text(body["name"])} v{Output.Text(body["version"])} ({Output.Text(body["ref"])}) at {Output.Text(body["model_uri"])}");
+            return ExitCodes.Ok;
+        });
+        var command = new Command("routing", "How RouteIQ gateways load a model");
+        command.Subcommands.Add(config);
         return command;
     }
 
@@ -425,99 +740,161 @@ public static class RouteIQCli
 
     private static AdminClient Client(ParseResult parse) => AdminClient.Create(parse.GetValue(ServerOption)!, parse.GetValue(ApiKeyOption));
 
-    private static Output Out(ParseResult parse) => new(parse.GetValue(JsonOption), AnsiConsole.Console);
+    private static Output Out(ParseResult parse) => new(parse.GetValue(JsonOption), AnsiConsole.Console, parse.GetValue(WideOption), Output.TerminalWidth());
 
-    private static Task<int> GetAsync(ParseResult parse, string path, CancellationToken ct) => SendAsync(parse, HttpMethod.Get, path, null, ct);
+    /// <summary>A bare JSON list as <c>{"name": [...]}</c>, like every other list the CLI prints.</summary>
+    private static ApiResponse Wrapped(ApiResponse response, string name)
+        => response.Ok && response.Body is JsonArray array ? response with { Body = new JsonObject { [name] = array.DeepClone() } } : response;
+
+    private static async Task<int> GetAsync(ParseResult parse, string path, CancellationToken ct)
+    {
+        using var client = Client(parse);
+        return Report(parse, await client.SendAsync(HttpMethod.Get, path, cancellationToken: ct));
+    }
 
     private static async Task<int> SendAsync(ParseResult parse, HttpMethod method, string path, JsonNode? body, CancellationToken ct)
     {
         using var client = Client(parse);
-        var response = await client.SendAsync(method, path, body, cancellationToken: ct);
+        return Report(parse, await client.SendAsync(method, path, body, cancellationToken: ct));
+    }
+
+    /// <summary>Prints an answer (or its error, in one line) and returns its exit code.</summary>
+    private static int Report(ParseResult parse, ApiResponse response, string? notFound = null)
+    {
+        var output = Out(parse);
         if (!response.Ok)
         {
-            Output.Error(response.ErrorMessage());
-            if (parse.GetValue(JsonOption))
+            Output.Error(notFound is not null && response.Status == HttpStatusCode.NotFound ? notFound : ErrorWithHint(response));
+            if (output.Json && response.Body is not null)
             {
-                Console.Out.WriteLine(response.Text);
+                output.WriteJson(response.Body);
             }
             return ExitCodes.FromStatus(response.Status);
         }
-        Out(parse).Write(response.Body);
+        output.Write(response.Body);
         return ExitCodes.Ok;
+    }
+
+    private static string ErrorWithHint(ApiResponse response)
+    {
+        var message = response.ErrorMessage();
+        return response.Body?["error"]?.GetValueKind() == JsonValueKind.String && response.Body["error"]!.GetValue<string>() == "trainer spec not found"
+            ? $"{message}: '{Output.Text(response.Body["trainer"])}' (`routeiq trainers` lists the specs in force and the path they are read from)"
+            : message;
     }
 
     /// <summary>
     /// Submits with <c>Prefer: respond-async</c>, then follows the job with a live status line
-    /// until it ends (or returns at once with <paramref name="returnAtOnce"/>).
+    /// (state and phase) until it ends, <paramref name="waitSeconds"/> pass, or Ctrl-C; returns at
+    /// once with <paramref name="returnAtOnce"/>. A job still running exits 7 and says how to
+    /// follow or cancel it; a failed job prints its error and the end of its log.
     /// </summary>
-    private static async Task<int> SubmitAndFollowAsync(ParseResult parse, string path, JsonObject body, bool returnAtOnce, CancellationToken ct)
+    private static async Task<int> SubmitAndFollowAsync(ParseResult parse, AdminClient client, string path, JsonObject body, bool returnAtOnce, int? waitSeconds, CancellationToken ct)
     {
-        using var client = Client(parse);
         var output = Out(parse);
         var headers = new Dictionary<string, string> { ["Prefer"] = "respond-async", ["Idempotency-Key"] = Guid.NewGuid().ToString("N") };
         var submitted = await client.SendAsync(HttpMethod.Post, path, body, headers, ct);
         if (submitted.Status != HttpStatusCode.Accepted)
         {
             // A synchronous answer (an error, or a server that finished at once).
-            if (!submitted.Ok)
-            {
-                Output.Error(submitted.ErrorMessage());
-                if (output.Json)
-                {
-                    Console.Out.WriteLine(submitted.Text);
-                }
-                return ExitCodes.FromStatus(submitted.Status);
-            }
-            output.Write(submitted.Body);
-            return ExitCodes.Ok;
+            return Report(parse, submitted);
         }
 
-        var location = submitted.Location ?? (submitted.Body?["job_id"] is { } jid ? $"admin/jobs/{jid.GetValue<string>()}" : null);
+        var jobId = submitted.Body?["job_id"]?.GetValue<string>();
+        var location = jobId is not null ? $"admin/jobs/{jobId}" : submitted.Location;
         if (returnAtOnce || location is null)
         {
             output.Write(submitted.Body);
-            return ExitCodes.Ok;
+            var state = submitted.Body?["state"]?.GetValue<string>();
+            return JobStates.IsTerminal(state ?? "") ? ExitCodes.FromJob(state, null) : ExitCodes.StillRunning;
         }
 
         ApiResponse job = submitted;
-        async Task FollowAsync(Action<string> status)
+        var started = DateTimeOffset.UtcNow;
+        async Task<bool> FollowAsync(Action<string> status)
         {
-            var started = DateTimeOffset.UtcNow;
             while (true)
             {
                 job = await client.SendAsync(HttpMethod.Get, location, cancellationToken: ct);
                 var state = job.Body?["state"]?.GetValue<string>() ?? "unknown";
-                status($"{state} · {(DateTimeOffset.UtcNow - started).TotalSeconds:0}s");
+                var phase = job.Body?["phase"] is JsonValue p && state == "running" ? " · " + p.GetValue<string>() : "";
+                var elapsed = DateTimeOffset.UtcNow - started;
+                status($"{Output.Text(job.Body?["kind"])} {Output.Text(job.Body?["trainer"] ?? job.Body?["model_name"])}: {state}{phase} · {elapsed.TotalSeconds:0}s");
                 if (!job.Ok || JobStates.IsTerminal(state))
                 {
-                    return;
+                    return true;
+                }
+                if (waitSeconds is { } limit && elapsed.TotalSeconds >= limit)
+                {
+                    return false;
                 }
                 await Task.Delay(500, ct);
             }
         }
 
-        if (output.Json)
+        bool ended;
+        try
         {
-            await FollowAsync(_ => { });
+            if (output.Json)
+            {
+                ended = await FollowAsync(_ => { });
+            }
+            else
+            {
+                output.Info($"[grey]job[/] {Markup.Escape(jobId ?? location)}");
+                ended = await output.Console.Status().StartAsync("submitted", ctx => FollowAsync(s => ctx.Status(Markup.Escape(s))));
+            }
         }
-        else
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            output.Info($"[grey]job[/] {Markup.Escape(location)}");
-            await output.Console.Status().StartAsync("submitted", ctx => FollowAsync(s => ctx.Status(Markup.Escape(s))));
+            StillRunning(jobId ?? location, "stopped waiting (Ctrl-C)");
+            return ExitCodes.StillRunning;
         }
 
-        output.Write(job.Body);
+        if (!ended)
+        {
+            output.Write(job.Body);
+            StillRunning(jobId ?? location, $"still running after {waitSeconds} s (--wait-seconds)");
+            return ExitCodes.StillRunning;
+        }
         if (!job.Ok)
         {
-            return ExitCodes.FromStatus(job.Status);
+            return Report(parse, job);
         }
-        return (job.Body?["state"]?.GetValue<string>()) switch
+        output.Write(job.Body);
+        var finalState = job.Body?["state"]?.GetValue<string>();
+        if (finalState == JobStates.Failed && jobId is not null)
         {
-            JobStates.Succeeded => ExitCodes.Ok,
-            JobStates.Cancelled => ExitCodes.Cancelled,
-            _ => ExitCodes.JobFailed,
-        };
+            await PrintFailureAsync(client, jobId, job.Body, CancellationToken.None);
+        }
+        return ExitCodes.FromJob(finalState, job.Body?["status_code"] is JsonValue code && code.TryGetValue<int>(out var c) ? c : null);
     }
+
+    private static void StillRunning(string job, string why)
+        => Output.Error($"{why}: job {job} goes on on the server. Follow it: routeiq logs --follow {job} · see it: routeiq jobs show {job} · cancel it: routeiq jobs cancel {job}");
+
+    /// <summary>A failed job: its error in one line on stderr, then the last lines of its log.</summary>
+    private static async Task PrintFailureAsync(AdminClient client, string jobId, JsonNode? job, CancellationToken ct)
+    {
+        Output.Error($"job {jobId} failed: {TableViews.ErrorText(job?["error"])}");
+        if (job?["kind"]?.GetValue<string>() != "train")
+        {
+            return;
+        }
+        using var response = await client.Http.GetAsync($"admin/jobs/{jobId}/logs", ct);
+        var log = response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(ct) : "";
+        var lines = log.TrimEnd().Split('\n');
+        if (log.Length > 0)
+        {
+            Console.Error.WriteLine($"--- last {Math.Min(lines.Length, FailureLogLines)} log lines (routeiq logs {jobId} for all) ---");
+            foreach (var line in lines.TakeLast(FailureLogLines))
+            {
+                Console.Error.WriteLine(line.TrimEnd('\r'));
+            }
+        }
+    }
+
+    private const int FailureLogLines = 25;
 }
 
 public static class JobStates

@@ -1,7 +1,9 @@
 using MassTransit;
 using RouteIQ.GatewayAdmin.Api;
+using RouteIQ.GatewayAdmin.Continuous;
 using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.GatewayAdmin.Specs;
+using RouteIQ.GatewayAdmin.Ui;
 using RouteIQ.ServiceDefaults;
 using Scalar.AspNetCore;
 
@@ -41,6 +43,7 @@ public static class GatewayAdminExtensions
         builder.Services.AddSingleton<GatewayAdminInstance>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<JobWaiters>();
+        builder.Services.AddSingleton<JobLogStreams>();
         builder.Services.AddSingleton<JobWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobWriter>());
         builder.Services.AddSingleton<JobLedger>();
@@ -48,6 +51,7 @@ public static class GatewayAdminExtensions
         builder.Services.AddHostedService<OutboxDispatcher>();
         builder.Services.AddHostedService<LostJobSweeper>();
         builder.Services.AddHttpClient(ProbeClient);
+        builder.AddContinuousTraining();
 
         builder.AddRouteIQConsumers(x =>
         {
@@ -59,17 +63,21 @@ public static class GatewayAdminExtensions
             x.AddConsumer<ModelRolledOutConsumer, ModelRolledOutConsumerDefinition>();
             x.AddConsumer<RollFailedConsumer, RollFailedConsumerDefinition>();
             x.AddConsumer<JobStateChangedConsumer, JobStateChangedConsumerDefinition>();
+            x.AddConsumer<TrainLogAppendedConsumer, TrainLogAppendedConsumerDefinition>();
         });
 
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer(AdminApiSecurity.DeclareAsync));
+        builder.AddGatewayAdminUi();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapGatewayAdminApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapAdminEndpoints();
+        endpoints.MapContinuousApi();
         endpoints.MapOpenApi();
         endpoints.MapScalarApiReference();
+        endpoints.MapGatewayAdminUi();
         return endpoints;
     }
 }

@@ -11,7 +11,10 @@ namespace RouteIQ.Rollout.Edge;
 /// </summary>
 public sealed record RouteTableMessage(long Seq, string? Default, IReadOnlyList<RouteEntry> Routes);
 
-public sealed record RouteEntry(string Model, int Version, string Url);
+public sealed record RouteEntry(string Model, int Version, string Url, SplitEntry? Split = null);
+
+/// <summary>A candidate sharing the route's traffic (see <see cref="TrafficSplit"/>); a new <paramref name="Id"/> starts a new stats window.</summary>
+public sealed record SplitEntry(string Id, int CandidateVersion, string CandidateUrl, double Weight, string? StickyHeader, bool Shadow, int CandidateTimeoutMs);
 
 /// <summary>Exactly one of the fields is set.</summary>
 public sealed record EdgeEvent
@@ -27,6 +30,9 @@ public sealed record EdgeEvent
 
     /// <summary>The first request was forwarded to this route.</summary>
     public ForwardedEvent? Forwarded { get; init; }
+
+    /// <summary>The numbers of a traffic split so far (sent a few times a second while one is in effect).</summary>
+    public SplitStatsReport? Stats { get; init; }
 }
 
 /// <param name="Timestamp"><see cref="System.Diagnostics.Stopwatch"/> timestamp (the system's monotonic clock).</param>
@@ -48,4 +54,12 @@ public static class EdgeProtocol
     public static RouteTableMessage? ReadTable(string line) => JsonSerializer.Deserialize(line, EdgeJsonContext.Default.RouteTableMessage);
 
     public static EdgeEvent? ReadEvent(string line) => JsonSerializer.Deserialize(line, EdgeJsonContext.Default.EdgeEvent);
+
+    public static ServerRoute ToRoute(RouteEntry r) => new(r.Model, r.Version, r.Url)
+    {
+        Split = r.Split is { } s ? new TrafficSplit(s.Id, s.CandidateVersion, s.CandidateUrl, s.Weight, s.StickyHeader, s.Shadow, s.CandidateTimeoutMs) : null,
+    };
+
+    public static RouteEntry ToEntry(ServerRoute r) => new(r.Model, r.Version, r.ServerUrl,
+        r.Split is { } s ? new SplitEntry(s.Id, s.CandidateVersion, s.CandidateUrl, s.Weight, s.StickyHeader, s.Shadow, s.CandidateTimeoutMs) : null);
 }

@@ -61,6 +61,28 @@ catch (Exception ex) when (ex is IOException or InvalidOperationException or Ope
 }
 events.Writer.TryWrite(new EdgeEvent { Ready = url.ToString() });
 
+// While a traffic split is in effect, its numbers go to rollout a few times a second (rollout judges the step).
+var reporter = Task.Run(async () =>
+{
+    using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+    try
+    {
+        while (await timer.WaitForNextTickAsync(stop.Token))
+        {
+            foreach (var route in routes.Snapshot().Routes)
+            {
+                if (route.Split is { } split)
+                {
+                    events.Writer.TryWrite(new EdgeEvent { Stats = split.Report(route.Model, route.Version) });
+                }
+            }
+        }
+    }
+    catch (OperationCanceledException)
+    {
+    }
+});
+
 // Route tables until stdin closes (rollout stopped or died) or a signal asks us to stop.
 using var stdin = new StreamReader(Console.OpenStandardInput());
 try
@@ -85,7 +107,7 @@ try
         {
             continue;
         }
-        routes.Replace(table.Routes.Select(r => new ServerRoute(r.Model, r.Version, r.Url)), table.Default);
+        routes.Replace(table.Routes.Select(EdgeProtocol.ToRoute), table.Default);
         events.Writer.TryWrite(new EdgeEvent { Ack = table.Seq });
     }
 }
@@ -98,6 +120,8 @@ using (var graceTimeout = new CancellationTokenSource(grace))
 {
     await server.StopAsync(graceTimeout.Token);
 }
+await stop.CancelAsync();
+await reporter;
 events.Writer.TryComplete();
 await writer;
 return 0;

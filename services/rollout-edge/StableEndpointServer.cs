@@ -29,6 +29,7 @@ public sealed class StableEndpointServer : IAsyncDisposable
     private readonly HttpMessageInvoker _client = CreateClient();
     private readonly Dictionary<string, PathTransformer> _transformers = Actions.ToDictionary(a => a, a => new PathTransformer("/" + a));
     private IHttpForwarder? _forwarder;
+    private SplitForwarder _splits = null!;
     private WebApplication? _app;
 
     /// <param name="firstForward">Called once per route, on the request thread, when the first request is forwarded to it.</param>
@@ -84,6 +85,7 @@ public sealed class StableEndpointServer : IAsyncDisposable
         });
         var app = builder.Build();
         _forwarder = app.Services.GetRequiredService<IHttpForwarder>();
+        _splits = new SplitForwarder(_forwarder, _client, RequestConfig, _logger);
         app.Run(HandleAsync);
         await app.StartAsync(cancellationToken);
         _app = app;
@@ -120,6 +122,12 @@ public sealed class StableEndpointServer : IAsyncDisposable
         {
             _firstForward?.Invoke(route);
         }
+        if (route.Split is { } split)
+        {
+            await _splits.HandleAsync(context, route, split, action, transformer);
+            return;
+        }
+        context.Response.Headers[SplitForwarder.VersionHeader] = route.VersionText;
         var error = await _forwarder!.SendAsync(context, route.ServerUrl, _client, RequestConfig, transformer);
         if (error != ForwarderError.None && error != ForwarderError.RequestCanceled)
         {
@@ -149,17 +157,23 @@ public sealed class StableEndpointServer : IAsyncDisposable
             await _app.DisposeAsync();
             _app = null;
         }
+        if (_splits is not null)
+        {
+            await _splits.DisposeAsync();
+        }
         _client.Dispose();
     }
 
     /// <summary>Sends <c>/{model}/{action}</c> to the server's <c>/{action}</c>, keeping the query.</summary>
-    private sealed class PathTransformer(string serverPath) : HttpTransformer
+    internal sealed class PathTransformer(string serverPath) : HttpTransformer
     {
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
             proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, serverPath, httpContext.Request.QueryString);
         }
+
+        public string ServerPath => serverPath;
     }
 
     /// <summary>

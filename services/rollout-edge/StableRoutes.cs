@@ -12,6 +12,11 @@ public sealed class ServerRoute(string model, int version, string serverUrl)
     public int Version { get; } = version;
     public string ServerUrl { get; } = serverUrl.TrimEnd('/');
 
+    internal string VersionText { get; } = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A candidate sharing this route's traffic (canary or shadow), or null.</summary>
+    public TrafficSplit? Split { get; init; }
+
     /// <summary><see cref="Stopwatch"/> timestamp when the candidate answered its readiness probe (0 when adopted).</summary>
     public long HealthyTimestamp { get; init; }
 
@@ -27,7 +32,8 @@ public sealed class ServerRoute(string model, int version, string serverUrl)
         ? Stopwatch.GetElapsedTime(HealthyTimestamp, FirstForwardedTimestamp)
         : null;
 
-    public bool SameTarget(ServerRoute other) => Model == other.Model && Version == other.Version && ServerUrl == other.ServerUrl;
+    public bool SameTarget(ServerRoute other) => Model == other.Model && Version == other.Version && ServerUrl == other.ServerUrl
+        && (Split is null ? other.Split is null : Split.SameAs(other.Split));
 
     /// <summary>Records the first forward; true only for the call that recorded it.</summary>
     internal bool MarkForwarded(long timestamp)
@@ -46,6 +52,24 @@ public sealed class StableRoutes
 
     private Table _table = new(ImmutableDictionary.Create<string, ServerRoute>(StringComparer.Ordinal), null);
     private readonly Lock _writeLock = new();
+
+    /// <summary>Split numbers the edge process reported, by model (process mode).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, SplitStatsReport> Reported { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The numbers of <paramref name="model"/>'s split: the edge's report in process mode, else the local counters.</summary>
+    public SplitStatsReport? SplitStats(string model, bool reported)
+    {
+        var route = Find(model);
+        if (route?.Split is not { } split)
+        {
+            return null;
+        }
+        if (!reported)
+        {
+            return split.Report(model, route.Version);
+        }
+        return Reported.TryGetValue(model, out var r) && r.SplitId == split.Id ? r : null;
+    }
 
     public ServerRoute? Find(string? model)
     {
@@ -71,6 +95,19 @@ public sealed class StableRoutes
             var current = _table;
             Volatile.Write(ref _table, new Table(current.Routes.SetItem(route.Model, route),
                 makeDefault || current.DefaultModel is null ? route.Model : current.DefaultModel));
+            RetireReplaced(current.Routes, _table.Routes);
+        }
+    }
+
+    /// <summary>Splits of <paramref name="before"/> that <paramref name="after"/> no longer holds stop (their queued shadow copies are dropped).</summary>
+    private static void RetireReplaced(ImmutableDictionary<string, ServerRoute> before, ImmutableDictionary<string, ServerRoute> after)
+    {
+        foreach (var (model, route) in before)
+        {
+            if (route.Split is { } split && !(after.TryGetValue(model, out var now) && ReferenceEquals(now.Split, split)))
+            {
+                split.Retire();
+            }
         }
     }
 
@@ -88,6 +125,7 @@ public sealed class StableRoutes
         {
             var current = _table;
             Volatile.Write(ref _table, new Table(current.Routes.Remove(model), current.DefaultModel));
+            RetireReplaced(current.Routes, _table.Routes);
         }
     }
 
@@ -106,6 +144,7 @@ public sealed class StableRoutes
                 builder[route.Model] = current.TryGetValue(route.Model, out var existing) && existing.SameTarget(route) ? existing : route;
             }
             Volatile.Write(ref _table, new Table(builder.ToImmutable(), defaultModel));
+            RetireReplaced(current, _table.Routes);
         }
     }
 }

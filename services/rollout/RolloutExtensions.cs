@@ -37,6 +37,7 @@ public static class RolloutExtensions
         builder.Services.AddSingleton<ServingManager>();
         builder.Services.AddSingleton<StableRouteTable>();
         builder.Services.AddSingleton<RolloutReadiness>();
+        builder.Services.AddSingleton<PromotionRunner>();
         builder.Services.AddSingleton<RolloutCoordinator>();
         builder.Services.AddSingleton<StableEndpointHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StableEndpointHost>());
@@ -48,6 +49,7 @@ public static class RolloutExtensions
             x.AddConsumer<TrainCompletedConsumer, TrainCompletedConsumerDefinition>();
             x.AddConsumer<RollRequestedConsumer, RollRequestedConsumerDefinition>();
             x.AddConsumer<RegistryQueryConsumer, RegistryQueryConsumerDefinition>();
+            x.AddConsumer<RolloutQueryConsumer, RolloutQueryConsumerDefinition>();
         });
         return builder;
     }

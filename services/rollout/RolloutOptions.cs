@@ -27,7 +27,7 @@ public sealed class RolloutOptions
 
     /// <summary>Alias a roll moves when the request names none.</summary>
     [Required]
-    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    [RegularExpression(@"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\z")]
     public string DefaultAlias { get; set; } = "production";
 
     /// <summary>How long the old server keeps serving in-flight requests after the switch. Env fallback: <c>DRAIN_GRACE_SEC</c>.</summary>
@@ -40,6 +40,14 @@ public sealed class RolloutOptions
 
     /// <summary>Serve image used when neither the request nor the training run named one. Env fallback: <c>SERVE_IMAGE</c>.</summary>
     public string? ServeImage { get; set; }
+
+    /// <summary>
+    /// Address serving workloads bind (<c>SERVE_HOST</c>). Default: <c>127.0.0.1</c> for local
+    /// processes (embedded mode: rollout probes and forwards over loopback, nothing else should
+    /// reach a model server), the server's own default for containers (a bridge network needs it).
+    /// </summary>
+    [RegularExpression(@"^[0-9A-Za-z.:\[\]-]{1,255}\z")]
+    public string? ServeHost { get; set; }
 
     /// <summary>Added to every serving workload's environment (e.g. S3 endpoint and credentials).</summary>
     public Dictionary<string, string> ServeEnvironment { get; set; } = new(StringComparer.Ordinal);
@@ -57,11 +65,23 @@ public sealed class RolloutOptions
 
     public SigningOptions Signing { get; set; } = new();
 
+    /// <summary>How long the stable endpoint waits for a canary or shadow candidate's answer before it counts as a timeout (and the baseline answers).</summary>
+    [Range(50, 600_000)]
+    public int CandidateTimeoutMilliseconds { get; set; } = 10_000;
+
+    /// <summary>p99 latencies below this count as this when a canary's p99 ratio is judged (scheduler noise on tiny latencies is no regression).</summary>
+    [Range(0, 10_000)]
+    public double LatencyFloorMilliseconds { get; set; } = 10;
+
+    /// <summary>How often a running canary or shadow step is judged.</summary>
+    [Range(20, 10_000)]
+    public int JudgeIntervalMilliseconds { get; set; } = 200;
+
     /// <summary>
     /// Test hook: <c>before-publish</c>, <c>after-publish</c> or <c>after-switch</c> makes the
     /// process die abruptly at that step of the next roll, to prove restart safety.
     /// </summary>
-    [RegularExpression("^(before-publish|after-publish|after-switch)?$")]
+    [RegularExpression(@"^(before-publish|after-publish|after-switch)?\z")]
     public string? CrashAt { get; set; }
 
     public sealed class SigningOptions

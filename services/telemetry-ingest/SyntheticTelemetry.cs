@@ -188,6 +188,53 @@ public sealed class SyntheticTelemetry(int seed = 1, DateTimeOffset? start = nul
         w.WriteEndObject();
     }
 
+    /// <summary>
+    /// A grade (<c>routeiq.router_feedback.v1</c>) of the decision at <paramref name="index"/>: a judge
+    /// mostly, sometimes a user; one in ten grades another model (a shadow call). The same (seed,
+    /// index, nth) gives the same bytes and the same <c>feedback_id</c>.
+    /// </summary>
+    public byte[] Feedback(long index, int nth = 0)
+    {
+        var rng = new Rng(seed, index, 0x3C + nth);
+        Span<byte> id = stackalloc byte[16];
+        BitConverter.TryWriteBytes(id, rng.Next());
+        BitConverter.TryWriteBytes(id[8..], rng.Next());
+        id[7] = (byte)((id[7] & 0x0F) | 0x40);
+        id[8] = (byte)((id[8] & 0x3F) | 0x80);
+        var shadow = rng.Next() % 10 == 0;
+        var buffer = new ArrayBufferWriter<byte>(400);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("contract_name", "routeiq.router_feedback.v1");
+            w.WriteString("contract_version", "v1");
+            w.WriteString("feedback_id", new Guid(id).ToString("D"));
+            w.WriteString("decision_event_id", EventId(index));
+            if (shadow)
+            {
+                w.WriteString("model_name", Models[(int)(rng.Next() % (ulong)Models.Length)].Name);
+            }
+            else
+            {
+                w.WriteNull("model_name");
+            }
+            w.WriteNumber("score", Math.Round(rng.NextDouble(), 4));
+            var user = rng.Next() % 5 == 0;
+            w.WriteString("source", user ? "user" : "judge");
+            if (user)
+            {
+                w.WriteNull("judge_model");
+            }
+            else
+            {
+                w.WriteString("judge_model", "gpt-4o");
+            }
+            w.WriteNumber("timestamp_unix_ms", TimestampMs(index) + 60_000);
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>A small deterministic generator (SplitMix64) per (seed, index, stream).</summary>
     private struct Rng(int seed, long index, int stream)
     {

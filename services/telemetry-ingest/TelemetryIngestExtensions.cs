@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.TelemetryIngest.Datasets;
+using RouteIQ.TelemetryIngest.Drift;
 using RouteIQ.TelemetryIngest.Inputs;
 using RouteIQ.TelemetryIngest.Otlp;
 using RouteIQ.TelemetryIngest.Parsing;
@@ -43,14 +44,21 @@ public static class TelemetryIngestExtensions
 
         builder.Services.AddSingleton(sp => new DecisionParser(
             sp.GetRequiredService<IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new FeedbackParser(
+            sp.GetRequiredService<IOptions<TelemetryIngestOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<CoalescingIngest>();
         builder.Services.AddSingleton<OtlpTraceReceiver>();
         builder.Services.AddSingleton<JsonlImporter>();
-        builder.Services.AddHttpClient<JaegerImporter>(c => c.Timeout = TimeSpan.FromMinutes(5));
+        // No redirects: a 3xx to another host would step around the host allow-list.
+        builder.Services.AddHttpClient<JaegerImporter>(c => c.Timeout = TimeSpan.FromMinutes(5))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         builder.Services.AddSingleton<TelemetrySummaryQuery>();
         builder.Services.AddScoped<DatasetBuilder>();
+        builder.Services.AddSingleton<RejectedRetention>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RejectedRetention>());
+        builder.AddDriftStatistics();
 
         var rabbit = builder.Configuration.GetConnectionString("RabbitMq");
         if (!string.IsNullOrWhiteSpace(rabbit))
@@ -66,16 +74,24 @@ public static class TelemetryIngestExtensions
 
     public static IEndpointRouteBuilder MapTelemetryIngestApi(this IEndpointRouteBuilder endpoints)
     {
-        // Not under /admin: collectors and gateways export here without our API key.
+        // Not under /admin: collectors and gateways export here with an ingest key (RouteIQ:Telemetry:IngestKeys), not an admin key.
         endpoints.MapPost("/v1/traces", (HttpContext context, OtlpTraceReceiver receiver) => receiver.HandleAsync(context))
+            .RequireIngestKey()
             .WithName("OtlpTraces")
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
             .DisableAntiforgery();
 
+        endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
+            .RequireIngestKey()
+            .WithName("IngestFeedback")
+            .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
+            .DisableAntiforgery();
+
         var admin = endpoints.MapGroup("/admin").WithTags("telemetry");
         admin.MapPost("/telemetry/events", PostEventsAsync)
+            .RequireIngestKey()
             .WithName("IngestTelemetryEvents")
-            .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request)");
+            .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request): decisions and grades, told apart by contract_name");
         admin.MapPost("/telemetry/jaeger", PostJaegerAsync)
             .WithName("IngestJaeger")
             .WithSummary("Backfill decisions from a Jaeger query service");
@@ -97,7 +113,13 @@ public static class TelemetryIngestExtensions
         return endpoints;
     }
 
-    private static async Task<IResult> PostEventsAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+    private static Task<IResult> PostEventsAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+        => ImportBodyAsync(request, importer, EventKinds.Any, cancellationToken);
+
+    private static Task<IResult> PostFeedbackAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+        => ImportBodyAsync(request, importer, EventKinds.Feedback, cancellationToken);
+
+    private static async Task<IResult> ImportBodyAsync(HttpRequest request, JsonlImporter importer, EventKinds kinds, CancellationToken cancellationToken)
     {
         byte[] body;
         try
@@ -114,8 +136,8 @@ public static class TelemetryIngestExtensions
         try
         {
             var report = first.Length > 0 && first[0] == (byte)'['
-                ? await importer.ImportArrayAsync(body, IngestSources.Http, cancellationToken)
-                : await importer.ImportAsync(new MemoryStream(body, writable: false), IngestSources.Http, null, cancellationToken);
+                ? await importer.ImportArrayAsync(body, IngestSources.Http, cancellationToken, kinds)
+                : await importer.ImportAsync(new MemoryStream(body, writable: false), IngestSources.Http, kinds, cancellationToken);
             return Results.Json(report, TelemetryJson.Options);
         }
         catch (FormatException ex)
@@ -170,8 +192,13 @@ public static class TelemetryIngestExtensions
             var report = await importer.ImportAsync(new JaegerQuery(url, r.Service, start, end, r.Limit ?? 1000), null, cancellationToken);
             return Results.Json(report, TelemetryJson.Options);
         }
-        catch (Exception ex) when (ex is JaegerImportException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (JaegerHostNotAllowedException ex)
         {
+            return Problem(400, "url", ex.Message);
+        }
+        catch (JaegerImportException ex)
+        {
+            // Only the status (or that none came back): never addresses or socket errors.
             return Problem(502, "url", ex.Message);
         }
     }
@@ -180,11 +207,11 @@ public static class TelemetryIngestExtensions
     {
         if (!TryParseTime(since, out var from))
         {
-            return Problem(400, "since", "must be an ISO 8601 timestamp or epoch milliseconds");
+            return Problem(400, "since", "must be an ISO 8601 timestamp or epoch milliseconds (years 1–9999)");
         }
         if (!TryParseTime(until, out var to))
         {
-            return Problem(400, "until", "must be an ISO 8601 timestamp or epoch milliseconds");
+            return Problem(400, "until", "must be an ISO 8601 timestamp or epoch milliseconds (years 1–9999)");
         }
         var end = to ?? time.GetUtcNow();
         var start = from ?? DateTimeOffset.UnixEpoch;
@@ -239,6 +266,10 @@ public static class TelemetryIngestExtensions
 
     private static async Task<IResult> GetDatasetAsync(string id, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
     {
+        if (Artifacts.Identifiers.Problem(id, "id") is { } problem)
+        {
+            return Problem(400, "id", problem);
+        }
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.DatasetId == id, cancellationToken);
         return row is null
@@ -292,6 +323,11 @@ public static class TelemetryIngestExtensions
         {
             return (null, Problem(413, "body", "request body over the 1 MiB limit"));
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // Strings are transcoded lazily: invalid UTF-8 surfaces here, not as a JsonException.
+            return (null, Problem(400, "body", "request body is not valid UTF-8 JSON"));
+        }
     }
 
     private static bool TryParseTime(string? text, out DateTimeOffset? value)
@@ -303,6 +339,11 @@ public static class TelemetryIngestExtensions
         }
         if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
         {
+            // FromUnixTimeMilliseconds throws outside years 1–9999: out of range is bad input, not a 500.
+            if (ms < DateTimeOffset.MinValue.ToUnixTimeMilliseconds() || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+            {
+                return false;
+            }
             value = DateTimeOffset.FromUnixTimeMilliseconds(ms);
             return true;
         }

@@ -38,9 +38,42 @@ public sealed class TelemetryIngestOptions
     [Required]
     public string Queue { get; set; } = "telemetry-ingest.router-decisions";
 
+    /// <summary>The fanout exchange graders publish raw <c>routeiq.router_feedback.v1</c> JSON to (any routing key).</summary>
+    [Required]
+    public string FeedbackExchange { get; set; } = "routeiq.router_feedback.v1";
+
+    [Required]
+    public string FeedbackQueue { get; set; } = "telemetry-ingest.router-feedback";
+
     /// <summary>Largest decompressed OTLP request accepted (gzip bodies can expand).</summary>
     [Range(1024, 256L * 1024 * 1024)]
     public long MaxDecompressedBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>How far ahead of this clock an event's timestamp may be before it is rejected (clock skew of gateways).</summary>
+    [Range(0, 365L * 86_400)]
+    public long MaxFutureSkewSeconds { get; set; } = 7 * 86_400;
+
+    /// <summary>Rejected events kept at most (the oldest go first), so a flood of bad input cannot fill the disk.</summary>
+    [Range(1, 100_000_000)]
+    public long RejectedMaxRows { get; set; } = 100_000;
+
+    /// <summary>Rejected events older than this are deleted.</summary>
+    [Range(1, 24 * 3650)]
+    public int RejectedMaxAgeHours { get; set; } = 7 * 24;
+
+    /// <summary>How often the rejected-events caps are applied.</summary>
+    [Range(1, 86_400)]
+    public int RejectedPruneSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Jaeger query services a backfill may call (<c>host</c> or <c>host:port</c>, case-insensitive).
+    /// Empty: loopback only. The admin API would otherwise fetch any URL it is given.
+    /// </summary>
+    public List<string> JaegerHosts { get; set; } = [];
+
+    /// <summary>Largest Jaeger response read; a larger one is refused while it streams in.</summary>
+    [Range(1024, 4L * 1024 * 1024 * 1024)]
+    public long JaegerMaxResponseBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>The model catalogue datasets take prices and quality scores from (LLMRouter candidates JSON).</summary>
     public string? ModelCatalogPath { get; set; }

@@ -11,6 +11,10 @@ public sealed class RunnerOptions
     [Range(1, 3600)]
     public int HeartbeatSeconds { get; set; } = 10;
 
+    /// <summary>How often a running job's new output is published (<c>TrainLogAppended</c>) for live logs; 0 = only heartbeat tails.</summary>
+    [Range(0, 60_000)]
+    public int LogStreamMilliseconds { get; set; } = 250;
+
     /// <summary>Jobs this node runs at once.</summary>
     [Range(1, 1024)]
     public int Slots { get; set; } = 1;

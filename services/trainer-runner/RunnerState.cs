@@ -17,6 +17,12 @@ public sealed class RunningJob(TrainRequested request, string workloadName, stri
     public DateTimeOffset AcceptedAt { get; } = acceptedAt;
     public IWorkload? Workload { get; set; }
     public string? MlflowRunId { get; set; }
+
+    /// <summary>The dataset as the workload sees it, when the runner provides it (see <c>TrainJobs.PrepareDatasetAsync</c>).</summary>
+    public DatasetInput? Dataset { get; set; }
+
+    /// <summary>Where the runner staged the dataset; deleted with the job.</summary>
+    public string InputDirectory => OutputDirectory + "-input";
     public Task Execution { get; set; } = Task.CompletedTask;
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -242,3 +248,6 @@ public sealed class RunnerState
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>A dataset handed to a workload: <paramref name="HostPath"/> on this node, <paramref name="WorkloadUri"/> as the workload reads it.</summary>
+public sealed record DatasetInput(string HostPath, string WorkloadUri, bool Mounted);

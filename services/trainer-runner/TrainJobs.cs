@@ -29,6 +29,9 @@ public sealed partial class TrainJobs(
     MlflowClient? mlflow = null)
 {
     public const int LogTailChars = 1200;
+
+    /// <summary>The most output one <see cref="TrainLogAppended"/> carries.</summary>
+    public const int LogChunkChars = 16 * 1024;
     public const string ModelNameVariable = "REGISTERED_MODEL_NAME";
     public const string MetricsFile = "metrics.json";
 
@@ -103,6 +106,7 @@ public sealed partial class TrainJobs(
     {
         var request = job.Request;
         Directory.CreateDirectory(job.OutputDirectory);
+        job.Dataset = await PrepareDatasetAsync(job, context.CancellationToken).ConfigureAwait(false);
         await StartMlflowRunAsync(job, context.CancellationToken).ConfigureAwait(false);
         try
         {
@@ -114,6 +118,7 @@ public sealed partial class TrainJobs(
             await EndMlflowRunAsync(job, "FAILED").ConfigureAwait(false);
             await context.Publish(Failed(request, job, $"launch failed: {e.Message}")).ConfigureAwait(false);
             DeleteDirectory(job.OutputDirectory);
+            DeleteDirectory(job.InputDirectory);
             state.Release(job);
             return;
         }
@@ -160,16 +165,82 @@ public sealed partial class TrainJobs(
         announced.TrySetResult(true);
     }
 
+    /// <summary>Where a staged or mounted dataset appears inside a container.</summary>
+    public const string ContainerInputDir = "/input";
+
+    /// <summary>
+    /// A dataset of this runner's own artifact store reaches the workload without the store's credentials: on S3 the
+    /// runner copies it into the job's input folder (read-only at <c>/input</c> in a container); a file store's
+    /// dataset folder is mounted read-only as it is (or read in place by a local process). Any other dataset URI
+    /// (one a spec names) is passed on unchanged.
+    /// </summary>
+    public async Task<DatasetInput?> PrepareDatasetAsync(RunningJob job, CancellationToken cancellationToken)
+    {
+        if (job.Request.DatasetUri is not { Length: > 0 } uri || OwnDatasetKey(uri) is not { } key)
+        {
+            return null;
+        }
+        var docker = launcher.Kind == "docker";
+        if (store is FileArtifactStore files)
+        {
+            var path = Path.TrimEndingDirectorySeparator(files.GetPath(key));
+            return docker ? new DatasetInput(path, ContainerInputDir + "/", Mounted: true) : null;
+        }
+        var input = job.InputDirectory;
+        Directory.CreateDirectory(input);
+        var staged = 0;
+        await foreach (var entry in store.ListAsync(key, cancellationToken).ConfigureAwait(false))
+        {
+            var name = entry.Key[key.Length..];
+            if (name.Length == 0 || name.Contains('/', StringComparison.Ordinal))
+            {
+                continue;
+            }
+            await using var source = await store.OpenReadAsync(entry.Key, cancellationToken).ConfigureAwait(false);
+            await using var target = File.Create(Path.Combine(input, name));
+            await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            staged++;
+        }
+        LogDatasetStaged(job.JobId, uri, staged, input);
+        return docker
+            ? new DatasetInput(input, ContainerInputDir + "/", Mounted: true)
+            : new DatasetInput(input, new Uri(Path.GetFullPath(input) + "/").AbsoluteUri, Mounted: false);
+    }
+
+    /// <summary>The store key of <paramref name="uri"/> when it names a dataset of this runner's own store (<c>datasets/{id}/</c>).</summary>
+    private string? OwnDatasetKey(string uri)
+    {
+        var trimmed = uri.TrimEnd('/');
+        var id = trimmed[(trimmed.LastIndexOf('/') + 1)..];
+        if (!Identifiers.IsValid(id))
+        {
+            return null;
+        }
+        var key = ArtifactKeys.Dataset(id);
+        return string.Equals(store.GetUri(key).TrimEnd('/'), trimmed, StringComparison.Ordinal) ? key : null;
+    }
+
     /// <summary>Builds what the workload gets: the resolved environment with the runner's variables winning.</summary>
     public WorkloadSpec BuildSpec(RunningJob job)
     {
         var request = job.Request;
+        var environment = ResolveEnvironment(request, job.MlflowRunId, mlflowSettings.TrackingUri);
+        var mounts = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (job.Dataset is { } dataset)
+        {
+            environment["ROUTEIQ_DATASET_URI"] = dataset.WorkloadUri;
+            if (dataset.Mounted)
+            {
+                mounts[dataset.HostPath] = ContainerInputDir;
+            }
+        }
         return new WorkloadSpec
         {
             Name = job.WorkloadName,
             Image = request.Image,
             Command = request.Command is { Count: > 0 } command ? command : null,
-            Environment = ResolveEnvironment(request, job.MlflowRunId, mlflowSettings.TrackingUri),
+            Environment = environment,
+            ReadOnlyMounts = mounts,
             Labels = new Dictionary<string, string>
             {
                 [WorkloadLabels.JobId] = request.JobId.ToString(),
@@ -236,12 +307,14 @@ public sealed partial class TrainJobs(
         var started = time.GetTimestamp();
         using var heartbeats = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(job, heartbeats.Token);
+        var logStream = StreamLogAsync(job, heartbeats.Token);
         try
         {
             var exit = await workload.Completion.ConfigureAwait(false);
             var duration = time.GetElapsedTime(started).TotalSeconds;
             await heartbeats.CancelAsync().ConfigureAwait(false);
             await heartbeat.ConfigureAwait(false);
+            await logStream.ConfigureAwait(false);
 
             var log = workload.FullLog();
             var tail = workload.LogTail(LogTailChars);
@@ -324,6 +397,7 @@ public sealed partial class TrainJobs(
                 RollOnSuccess = request.RollOnSuccess,
                 Alias = request.Alias,
                 WaitReadySeconds = request.WaitReadySeconds,
+                Promotion = request.Promotion,
                 DurationSeconds = duration,
                 CompletedAt = time.GetUtcNow(),
             }).ConfigureAwait(false);
@@ -355,6 +429,7 @@ public sealed partial class TrainJobs(
                 LogRunnerError(e, request.JobId, Node);
             }
             DeleteDirectory(job.OutputDirectory);
+            DeleteDirectory(job.InputDirectory);
             state.Release(job);
         }
     }
@@ -383,6 +458,50 @@ public sealed partial class TrainJobs(
                 {
                     // A missed heartbeat is not fatal; three in a row make gateway-admin recover the job.
                     LogHeartbeatFailed(e, job.JobId);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The job ended.
+        }
+    }
+
+    /// <summary>
+    /// Publishes the job's new output every <see cref="RunnerOptions.LogStreamMilliseconds"/> (nothing when nothing is new),
+    /// at most <see cref="LogChunkChars"/> characters a message; a lagging stream skips ahead to what the log still keeps.
+    /// </summary>
+    private async Task StreamLogAsync(RunningJob job, CancellationToken cancellationToken)
+    {
+        if (_options.LogStreamMilliseconds == 0)
+        {
+            return;
+        }
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(_options.LogStreamMilliseconds), time);
+        var next = 0L;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (job.Workload is not { } workload)
+                {
+                    continue;
+                }
+                try
+                {
+                    for (var chunk = workload.ReadLog(next, LogChunkChars); chunk.Text.Length > 0; chunk = workload.ReadLog(next, LogChunkChars))
+                    {
+                        await bus.Publish(new TrainLogAppended
+                        {
+                            JobId = job.JobId, Attempt = job.Attempt, Node = Node, Offset = chunk.Offset, Text = chunk.Text, Timestamp = time.GetUtcNow(),
+                        }, cancellationToken).ConfigureAwait(false);
+                        next = chunk.Next;
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Live output is best effort: the tail rides on heartbeats and the whole log is stored at the end.
+                    LogStreamFailed(e, job.JobId);
                 }
             }
         }
@@ -505,6 +624,11 @@ public sealed partial class TrainJobs(
         if (request.Attempt < 1)
         {
             return $"Attempt must be at least 1 (was {request.Attempt})";
+        }
+        // gateway-admin refuses these with 400; a message that reaches the bus another way is refused here.
+        if (RunnerOwnedVariables.FirstIn(request.Parameters.Keys) is { } owned)
+        {
+            return RunnerOwnedVariables.Problem(owned);
         }
         return null;
     }
@@ -700,6 +824,12 @@ public sealed partial class TrainJobs(
 
     [LoggerMessage(LogLevel.Error, "Job {JobId}: could not publish its failure")]
     private partial void LogPublishFailed(Exception e, Guid jobId);
+
+    [LoggerMessage(LogLevel.Information, "Job {JobId}: dataset {Dataset} staged ({Files} files) in {Directory}")]
+    private partial void LogDatasetStaged(Guid jobId, string dataset, int files, string directory);
+
+    [LoggerMessage(LogLevel.Warning, "Job {JobId}: live output not published")]
+    private partial void LogStreamFailed(Exception e, Guid jobId);
 
     [LoggerMessage(LogLevel.Warning, "Job {JobId}: heartbeat not published")]
     private partial void LogHeartbeatFailed(Exception e, Guid jobId);

@@ -25,7 +25,16 @@ public sealed class FileArtifactStore : IArtifactStore
     public string GetUri(string key) => new Uri(Root, ArtifactKeys.Normalize(key)).AbsoluteUri;
 
     /// <summary>The local path of a key (process-mode workloads read models from here).</summary>
-    public string GetPath(string key) => Path.Combine(_root, ArtifactKeys.Normalize(key));
+    public string GetPath(string key)
+    {
+        var path = Path.GetFullPath(Path.Combine(_root, ArtifactKeys.Normalize(key)));
+        // Normalize already refuses every way out; this keeps it true whatever a future key rule misses.
+        if (!path.StartsWith(Path.TrimEndingDirectorySeparator(_root) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new InvalidIdentifierException("key", $"key '{key}' resolves outside the artifact root");
+        }
+        return key.EndsWith('/') && !path.EndsWith(Path.DirectorySeparatorChar) ? path + Path.DirectorySeparatorChar : path;
+    }
 
     public async Task<ArtifactFile> PutAsync(string key, Stream content, CancellationToken cancellationToken = default)
     {

@@ -23,5 +23,8 @@ public sealed record RollRequested
     /// <summary>The training job whose result this rolls out (train_then_roll), if any.</summary>
     public Guid? TrainJobId { get; init; }
 
+    /// <summary>The promotion block for this roll (gate, shadow, canary); null = blue/green switch.</summary>
+    public Promotion? Promotion { get; init; }
+
     public required DateTimeOffset RequestedAt { get; init; }
 }

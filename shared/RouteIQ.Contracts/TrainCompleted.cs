@@ -29,6 +29,9 @@ public sealed record TrainCompleted
     public bool RollOnSuccess { get; init; }
     public string? Alias { get; init; }
     public int WaitReadySeconds { get; init; } = 90;
+
+    /// <summary>Promotion of the produced version when it is rolled on success (trainer spec or request).</summary>
+    public Promotion? Promotion { get; init; }
     public double DurationSeconds { get; init; }
     public required DateTimeOffset CompletedAt { get; init; }
 }

@@ -46,6 +46,9 @@ public sealed record TrainRequested
 
     public int WaitReadySeconds { get; init; } = 90;
 
+    /// <summary>Promotion of the produced version when it is rolled on success (trainer spec or request).</summary>
+    public Promotion? Promotion { get; init; }
+
     /// <summary>1 for the first dispatch; incremented when a lost job is re-dispatched.</summary>
     public int Attempt { get; init; } = 1;
 

@@ -139,14 +139,14 @@ public static class DatasetLoader
         return Build(models, samples, catalogue, source);
     }
 
-    /// <summary>LLMRouter routing JSONL: one (query, model) observation per line, grouped by query in first-seen order.</summary>
-    public static RoutingDataset ReadRoutingJsonl(TextReader reader, string source, IReadOnlyDictionary<string, double> catalogue)
+    /// <summary>
+    /// Every line of a routing JSONL as one logged observation: <c>query</c>, <c>model_name</c>,
+    /// <c>performance</c>, and the columns of logged data — <c>propensity</c> (in (0, 1]; absent = 1.0)
+    /// and <c>label_source</c> (<c>formula</c> or <c>feedback:&lt;source&gt;</c>; absent = <c>formula</c>).
+    /// </summary>
+    public static List<LoggedObservation> ReadObservations(TextReader reader, string source)
     {
-        var models = new List<string>();
-        var modelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var queries = new List<string>();
-        var queryIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var observations = new List<(int Query, int Model, float Score)>();
+        var result = new List<LoggedObservation>();
         var lineNo = 0;
         while (reader.ReadLine() is { } line)
         {
@@ -178,36 +178,85 @@ public static class DatasetLoader
                 {
                     throw new RoutingDataException($"{where}.performance", "missing or not a number");
                 }
-                if (!modelIndex.TryGetValue(model, out var m))
+                var propensity = 1.0;
+                if (e.TryGetProperty("propensity", out var prop) && prop.ValueKind != JsonValueKind.Null
+                    && (prop.ValueKind != JsonValueKind.Number || !prop.TryGetDouble(out propensity) || !double.IsFinite(propensity) || propensity is <= 0 or > 1))
                 {
-                    m = models.Count;
-                    modelIndex[model] = m;
-                    models.Add(model);
+                    throw new RoutingDataException($"{where}.propensity", $"expected a number in (0, 1], got {prop.GetRawText()}");
                 }
-                if (!queryIndex.TryGetValue(query, out var q))
+                var labelSource = LoggedObservation.FormulaSource;
+                if (e.TryGetProperty("label_source", out var ls) && ls.ValueKind != JsonValueKind.Null)
                 {
-                    q = queries.Count;
-                    queryIndex[query] = q;
-                    queries.Add(query);
+                    labelSource = ls.ValueKind == JsonValueKind.String && ls.GetString() is { } text
+                        && (text == LoggedObservation.FormulaSource || (text.StartsWith(LoggedObservation.FeedbackPrefix, StringComparison.Ordinal) && text.Length > LoggedObservation.FeedbackPrefix.Length))
+                        ? text
+                        : throw new RoutingDataException($"{where}.label_source", $"expected \"formula\" or \"feedback:<source>\", got {ls.GetRawText()}");
                 }
-                observations.Add((q, m, (float)score));
+                result.Add(new LoggedObservation(query, model, score, propensity, labelSource));
             }
         }
-        var matrix = new float[queries.Count][];
-        for (var q = 0; q < matrix.Length; q++)
+        return result;
+    }
+
+    /// <summary>LLMRouter routing JSONL: one (query, model) observation per line, grouped by query in first-seen order.</summary>
+    public static RoutingDataset ReadRoutingJsonl(TextReader reader, string source, IReadOnlyDictionary<string, double> catalogue) =>
+        FromObservations(ReadObservations(reader, source), source, catalogue);
+
+    /// <summary>
+    /// Groups observations into the queries × models matrix. Several observations of one (query,
+    /// model) pair average out; their propensity is the harmonic mean (the mean inverse-propensity
+    /// weight is kept). Propensities are recorded only when some observation has one below 1.
+    /// </summary>
+    public static RoutingDataset FromObservations(IReadOnlyList<LoggedObservation> observations, string source, IReadOnlyDictionary<string, double> catalogue)
+    {
+        var models = new List<string>();
+        var modelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var queries = new List<string>();
+        var queryIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var indexed = new List<(int Query, int Model, LoggedObservation O)>(observations.Count);
+        foreach (var o in observations)
         {
-            matrix[q] = new float[models.Count];
-            Array.Fill(matrix[q], float.NaN);
+            if (!modelIndex.TryGetValue(o.Model, out var m))
+            {
+                m = models.Count;
+                modelIndex[o.Model] = m;
+                models.Add(o.Model);
+            }
+            if (!queryIndex.TryGetValue(o.Query, out var q))
+            {
+                q = queries.Count;
+                queryIndex[o.Query] = q;
+                queries.Add(o.Query);
+            }
+            indexed.Add((q, m, o));
         }
-        // Several observations of one (query, model) pair average out.
-        var counts = new Dictionary<(int, int), int>();
-        foreach (var (q, m, s) in observations)
+        var logged = observations.Any(o => o.Propensity < 1);
+        var sums = new double[queries.Count, models.Count];
+        var inverse = new double[queries.Count, models.Count];
+        var counts = new int[queries.Count, models.Count];
+        foreach (var (q, m, o) in indexed)
         {
-            var n = counts.GetValueOrDefault((q, m));
-            matrix[q][m] = n == 0 ? s : (matrix[q][m] * n + s) / (n + 1);
-            counts[(q, m)] = n + 1;
+            sums[q, m] += o.Score;
+            inverse[q, m] += 1 / o.Propensity;
+            counts[q, m]++;
         }
-        return Build(models, queries.Select((text, q) => new RoutingSample(text, matrix[q])).ToList(), catalogue, source);
+        var samples = new List<RoutingSample>(queries.Count);
+        for (var q = 0; q < queries.Count; q++)
+        {
+            var scores = new float[models.Count];
+            var propensities = logged ? new float[models.Count] : null;
+            for (var m = 0; m < models.Count; m++)
+            {
+                var n = counts[q, m];
+                scores[m] = n == 0 ? float.NaN : (float)(sums[q, m] / n);
+                if (propensities is not null)
+                {
+                    propensities[m] = n == 0 ? float.NaN : (float)Math.Clamp(n / inverse[q, m], 1e-6, 1);
+                }
+            }
+            samples.Add(new RoutingSample(queries[q], scores, propensities));
+        }
+        return Build(models, samples, catalogue, source);
     }
 
     private static RoutingDataset Build(List<string> models, List<RoutingSample> samples, IReadOnlyDictionary<string, double> catalogue, string source)
@@ -251,4 +300,13 @@ public static class DatasetLoader
             throw new RoutingDataException(source, $"not valid JSON ({ex.Message.Split('.')[0]}, line {ex.LineNumber?.ToString(CultureInfo.InvariantCulture) ?? "?"})");
         }
     }
+}
+
+/// <summary>One logged (query, model, label) observation with the probability the logging policy had of choosing that model.</summary>
+public sealed record LoggedObservation(string Query, string Model, double Score, double Propensity = 1, string LabelSource = LoggedObservation.FormulaSource)
+{
+    public const string FormulaSource = "formula";
+    public const string FeedbackPrefix = "feedback:";
+
+    public bool IsGraded => LabelSource.StartsWith(FeedbackPrefix, StringComparison.Ordinal);
 }

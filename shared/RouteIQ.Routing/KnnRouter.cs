@@ -60,8 +60,15 @@ public sealed class KnnRouter : IRouterHead
     private readonly int _count;
     private readonly float[] _centroids;
     private readonly int[] _listStarts;
+    private readonly float[]? _weights;
+    private readonly float[]? _weightedScores;
 
-    public KnnRouter(KnnOptions options, int dimension, int modelCount, float[] features, float[] scores, float[] means, float[]? centroids = null, int[]? listStarts = null)
+    /// <param name="weights">
+    /// Per (example, model) observation weights — clipped inverse propensities, 0 where the
+    /// example's score for that model was not observed — or null when every score was observed at
+    /// propensity 1. With weights, a model's prediction averages only the neighbours that observed it.
+    /// </param>
+    public KnnRouter(KnnOptions options, int dimension, int modelCount, float[] features, float[] scores, float[] means, float[]? centroids = null, int[]? listStarts = null, float[]? weights = null)
     {
         options.Validate();
         Options = options;
@@ -75,6 +82,16 @@ public sealed class KnnRouter : IRouterHead
         _features = features;
         _scores = scores;
         _means = means;
+        if (weights is not null)
+        {
+            if (weights.Length != scores.Length || weights.Any(w => w < 0))
+            {
+                throw new InvalidModelException("kNN weights do not agree with the scores");
+            }
+            _weights = weights;
+            _weightedScores = new float[scores.Length];
+            TensorPrimitives.Multiply(scores, weights, _weightedScores);
+        }
         _centroids = centroids ?? [];
         _listStarts = listStarts ?? [0, _count];
         var lists = _listStarts.Length - 1;
@@ -96,15 +113,16 @@ public sealed class KnnRouter : IRouterHead
 
     public int ModelCount { get; }
 
-    public static KnnRouter Train(float[] features, int dimension, RoutingDataset data, KnnOptions options)
+    public static KnnRouter Train(float[] features, int dimension, RoutingDataset data, KnnOptions options, double ipsClip = ScoreMatrix.DefaultIpsClip)
     {
-        var means = ScoreMatrix.ColumnMeans(data);
+        var weights = ScoreMatrix.Weights(data, ipsClip);
+        var means = ScoreMatrix.ColumnMeans(data, weights);
         var scores = ScoreMatrix.Imputed(data, means);
         var n = data.Samples.Count;
         var lists = Math.Min(options.Lists, n / 8);
         if (lists < 2)
         {
-            return new KnnRouter(options, dimension, data.ModelCount, features, scores, means);
+            return new KnnRouter(options, dimension, data.ModelCount, features, scores, means, weights: weights);
         }
         var (centroids, assignment) = SphericalKMeans(features, dimension, n, lists, options.Seed);
         // Rows grouped by list, stable within a list, so a list is one contiguous block to scan.
@@ -112,19 +130,21 @@ public sealed class KnnRouter : IRouterHead
         var m = data.ModelCount;
         var groupedFeatures = new float[features.Length];
         var groupedScores = new float[scores.Length];
+        var groupedWeights = weights is null ? null : new float[weights.Length];
         var starts = new int[lists + 1];
         for (var r = 0; r < n; r++)
         {
             var i = order[r];
             features.AsSpan(i * dimension, dimension).CopyTo(groupedFeatures.AsSpan(r * dimension));
             scores.AsSpan(i * m, m).CopyTo(groupedScores.AsSpan(r * m));
+            weights?.AsSpan(i * m, m).CopyTo(groupedWeights.AsSpan(r * m));
             starts[assignment[i] + 1]++;
         }
         for (var c = 0; c < lists; c++)
         {
             starts[c + 1] += starts[c];
         }
-        return new KnnRouter(options, dimension, m, groupedFeatures, groupedScores, means, centroids, starts);
+        return new KnnRouter(options, dimension, m, groupedFeatures, groupedScores, means, centroids, starts, groupedWeights);
     }
 
     private static (float[] Centroids, int[] Assignment) SphericalKMeans(float[] x, int d, int n, int k, ulong seed)
@@ -216,6 +236,11 @@ public sealed class KnnRouter : IRouterHead
             {
                 scores[m] = prior * _means[m];
             }
+            if (_weights is not null)
+            {
+                PredictWeighted(topSim.AsSpan(0, filled), topIdx.AsSpan(0, filled), prior, scores);
+                return;
+            }
             var total = prior;
             for (var j = 0; j < filled; j++)
             {
@@ -242,6 +267,29 @@ public sealed class KnnRouter : IRouterHead
             ArrayPool<float>.Shared.Return(sims);
             ArrayPool<float>.Shared.Return(topSim);
             ArrayPool<int>.Shared.Return(topIdx);
+        }
+    }
+
+    /// <summary>Per model: (prior·mean + Σ sim^p·w·score) / (prior + Σ sim^p·w) over the neighbours that observed it.</summary>
+    private void PredictWeighted(ReadOnlySpan<float> topSim, ReadOnlySpan<int> topIdx, float prior, Span<float> scores)
+    {
+        var m = ModelCount;
+        Span<float> totals = m <= 256 ? stackalloc float[m] : new float[m];
+        totals.Fill(prior);
+        for (var j = 0; j < topSim.Length; j++)
+        {
+            var sim = topSim[j];
+            if (sim <= 0)
+            {
+                break;
+            }
+            var w = Options.Power == 0 ? 1f : MathF.Pow(sim, (float)Options.Power);
+            TensorPrimitives.MultiplyAdd(_weightedScores.AsSpan(topIdx[j] * m, m), w, scores, scores);
+            TensorPrimitives.MultiplyAdd(_weights.AsSpan(topIdx[j] * m, m), w, totals, totals);
+        }
+        for (var k = 0; k < m; k++)
+        {
+            scores[k] = totals[k] > 0 ? scores[k] / totals[k] : _means[k];
         }
     }
 
@@ -280,6 +328,10 @@ public sealed class KnnRouter : IRouterHead
             ["lists"] = _centroids.Length == 0 ? 0 : ListCount,
             ["probe"] = Options.Probe,
         };
+        if (_weights is not null)
+        {
+            ((JsonObject)header["router"]!)["weighted"] = true;
+        }
         if (_centroids.Length > 0)
         {
             writer.Add("knn.centroids", _centroids, ListCount, _dimension);
@@ -288,6 +340,10 @@ public sealed class KnnRouter : IRouterHead
         writer.Add("knn.features", _features, _count, _dimension);
         writer.Add("knn.scores", _scores, _count, ModelCount);
         writer.Add("knn.means", _means, ModelCount);
+        if (_weights is not null)
+        {
+            writer.Add("knn.weights", _weights, _count, ModelCount);
+        }
     }
 
     public static KnnRouter Read(JsonObject router, ModelFileReader reader, int dimension, int modelCount)
@@ -311,7 +367,9 @@ public sealed class KnnRouter : IRouterHead
                 starts = reader.Array("knn.list_starts", options.Lists + 1)
                     .Select(v => v >= 0 && v <= n && v == MathF.Floor(v) ? (int)v : throw new InvalidModelException("array 'knn.list_starts' holds an invalid offset")).ToArray();
             }
-            return new KnnRouter(options, dimension, modelCount, reader.Array("knn.features", n, dimension), reader.Array("knn.scores", n, modelCount), reader.Array("knn.means", modelCount), centroids, starts);
+            var weighted = router["weighted"] is JsonValue wv && wv.TryGetValue<bool>(out var b) && b;
+            return new KnnRouter(options, dimension, modelCount, reader.Array("knn.features", n, dimension), reader.Array("knn.scores", n, modelCount), reader.Array("knn.means", modelCount), centroids, starts,
+                weighted ? reader.Array("knn.weights", n, modelCount) : null);
         }
         catch (RoutingDataException ex)
         {

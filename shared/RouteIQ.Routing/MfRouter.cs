@@ -84,9 +84,16 @@ public sealed class MfRouter : IRouterHead
         }
     }
 
-    public static MfRouter Train(float[] x, int dimension, RoutingDataset data, MfOptions options, Action<string>? log = null)
+    /// <summary>
+    /// Pairwise loss on the observed pairs of each query; a query observed for one model only (logged
+    /// partial feedback) has no pair, so it teaches that model's score pointwise (logistic loss on
+    /// σ(score) against the label) and nothing about the others. Terms are weighted by clipped
+    /// inverse propensities (a pair by the geometric mean of its two weights).
+    /// </summary>
+    public static MfRouter Train(float[] x, int dimension, RoutingDataset data, MfOptions options, Action<string>? log = null, double ipsClip = ScoreMatrix.DefaultIpsClip)
     {
         options.Validate();
+        var weights = ScoreMatrix.Weights(data, ipsClip);
         var d = options.LatentDim;
         var modelCount = data.ModelCount;
         var rng = new SeededRandom(options.Seed);
@@ -123,6 +130,18 @@ public sealed class MfRouter : IRouterHead
                 var xi = x.AsSpan(i * dimension, dimension);
                 router.Project(xi, u);
                 Array.Clear(du);
+                float W(int m) => weights is null ? 1f : weights[i * modelCount + m];
+                if (ObservedCount(scores) == 1)
+                {
+                    var f = TensorPrimitives.Dot(models.AsSpan(best * d, d), u) + router._bias[best];
+                    var sigma = 1f / (1f + MathF.Exp(-f));
+                    var g1 = (scores[best] - sigma) * W(best); // −dL/df of the logistic loss
+                    loss -= W(best) * (scores[best] * Math.Log(Math.Max(sigma, 1e-6)) + (1 - scores[best]) * Math.Log(Math.Max(1 - sigma, 1e-6)));
+                    pairs++;
+                    TensorPrimitives.MultiplyAdd(models.AsSpan(best * d, d), g1, du, du);
+                    TensorPrimitives.MultiplyAdd(u, lr * g1, models.AsSpan(best * d, d), models.AsSpan(best * d, d));
+                    router._bias[best] += lr * g1;
+                }
                 var fb = TensorPrimitives.Dot(models.AsSpan(best * d, d), u) + router._bias[best];
                 for (var o = 0; o < modelCount; o++)
                 {
@@ -134,7 +153,7 @@ public sealed class MfRouter : IRouterHead
                     var margin = fb - fo;
                     loss += Math.Log(1 + Math.Exp(-margin));
                     pairs++;
-                    var g = 1f / (1f + MathF.Exp(margin)); // −dL/dmargin
+                    var g = MathF.Sqrt(W(best) * W(o)) / (1f + MathF.Exp(margin)); // −dL/dmargin, weighted
                     TensorPrimitives.Subtract(models.AsSpan(best * d, d), models.AsSpan(o * d, d), diff);
                     TensorPrimitives.MultiplyAdd(diff, g, du, du);
                     TensorPrimitives.MultiplyAdd(u, lr * g, models.AsSpan(best * d, d), models.AsSpan(best * d, d));
@@ -159,6 +178,16 @@ public sealed class MfRouter : IRouterHead
             log?.Invoke($"epoch {epoch}/{options.Epochs} pair_loss={(pairs == 0 ? 0 : loss / pairs):F5}");
         }
         return router;
+    }
+
+    private static int ObservedCount(float[] scores)
+    {
+        var n = 0;
+        foreach (var v in scores)
+        {
+            n += float.IsNaN(v) ? 0 : 1;
+        }
+        return n;
     }
 
     private static int BestObserved(float[] scores)

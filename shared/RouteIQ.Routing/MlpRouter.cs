@@ -131,8 +131,13 @@ public sealed class MlpRouter : IRouterHead
         }
     }
 
-    public static MlpRouter Train(float[] x, int dimension, RoutingDataset data, MlpOptions options, Action<string>? log = null)
+    /// <summary>
+    /// Trains on the observed scores only; with logged data each (query, model) term of the loss is
+    /// weighted by its clipped inverse propensity (<paramref name="ipsClip"/>).
+    /// </summary>
+    public static MlpRouter Train(float[] x, int dimension, RoutingDataset data, MlpOptions options, Action<string>? log = null, double ipsClip = ScoreMatrix.DefaultIpsClip)
     {
+        var observationWeights = ScoreMatrix.Weights(data, ipsClip);
         options.Validate();
         var n = data.Samples.Count;
         var m = data.ModelCount;
@@ -151,7 +156,7 @@ public sealed class MlpRouter : IRouterHead
             }
         }
         // Output biases start at the models' mean scores (in logit space) so training starts from the best constant guess.
-        var means = ScoreMatrix.ColumnMeans(data);
+        var means = ScoreMatrix.ColumnMeans(data, observationWeights);
         for (var j = 0; j < m; j++)
         {
             var p = Math.Clamp(means[j], 1e-3f, 1 - 1e-3f);
@@ -163,7 +168,7 @@ public sealed class MlpRouter : IRouterHead
         var validationCount = n >= 20 ? (int)(n * options.ValidationFraction) : 0;
         var validation = order[..validationCount];
         var train = order[validationCount..];
-        var trainer = new Trainer(sizes, weights, biases, options);
+        var trainer = new Trainer(sizes, weights, biases, options, observationWeights);
         var best = (Loss: double.PositiveInfinity, Epoch: 0, Weights: Clone(weights), Biases: Clone(biases));
         var epochsRun = 0;
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
@@ -246,11 +251,13 @@ public sealed class MlpRouter : IRouterHead
         private readonly float[][] _act;
         private readonly float[][] _delta;
         private readonly MlpOptions _options;
+        private readonly float[]? _observationWeights;
         private int _step;
         private float[] _scratch = [];
 
-        public Trainer(int[] sizes, float[][] w, float[][] b, MlpOptions options)
+        public Trainer(int[] sizes, float[][] w, float[][] b, MlpOptions options, float[]? observationWeights)
         {
+            _observationWeights = observationWeights;
             _sizes = sizes;
             _w = w;
             _b = b;
@@ -274,7 +281,9 @@ public sealed class MlpRouter : IRouterHead
             }
         }
 
-        private static double SampleLoss(float[] y, float[] target)
+        private float Weight(int i, int j) => _observationWeights is null ? 1f : _observationWeights[i * _sizes[^1] + j];
+
+        private double SampleLoss(int i, float[] y, float[] target)
         {
             var loss = 0.0;
             for (var j = 0; j < y.Length; j++)
@@ -282,7 +291,7 @@ public sealed class MlpRouter : IRouterHead
                 if (!float.IsNaN(target[j]))
                 {
                     var p = Math.Clamp(y[j], 1e-6f, 1 - 1e-6f);
-                    loss -= target[j] * Math.Log(p) + (1 - target[j]) * Math.Log(1 - p);
+                    loss -= Weight(i, j) * (target[j] * Math.Log(p) + (1 - target[j]) * Math.Log(1 - p));
                 }
             }
             return loss;
@@ -295,7 +304,7 @@ public sealed class MlpRouter : IRouterHead
             foreach (var i in rows)
             {
                 Forward(x.AsSpan(i * d, d));
-                loss += SampleLoss(_act[^1], data.Samples[i].Scores);
+                loss += SampleLoss(i, _act[^1], data.Samples[i].Scores);
             }
             return loss;
         }
@@ -318,12 +327,12 @@ public sealed class MlpRouter : IRouterHead
                 Forward(x.AsSpan(i * d, d));
                 var target = data.Samples[i].Scores;
                 var y = _act[^1];
-                loss += SampleLoss(y, target);
+                loss += SampleLoss(i, y, target);
                 var top = _delta[^1];
                 for (var j = 0; j < y.Length; j++)
                 {
-                    // Sigmoid + cross-entropy: the gradient at the logit is simply y − t.
-                    top[j] = float.IsNaN(target[j]) ? 0f : (y[j] - target[j]) * scale;
+                    // Sigmoid + cross-entropy: the gradient at the logit is simply y − t (an unobserved score teaches nothing).
+                    top[j] = float.IsNaN(target[j]) ? 0f : (y[j] - target[j]) * scale * Weight(i, j);
                 }
                 for (var l = _w.Length - 1; l >= 0; l--)
                 {

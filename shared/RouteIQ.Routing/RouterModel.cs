@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace RouteIQ.Routing;
 
 /// <summary>What a router decided for one query.</summary>
-public sealed record RoutingDecision(string Model, int ModelIndex, double Price, float[] Scores);
+public sealed record RoutingDecision(string Model, int ModelIndex, double Price, float[] Scores, double SelectionProbability = 1, string SelectionReason = ExplorationPolicy.ReasonGreedy);
 
 /// <summary>A trained router: featurizer + scoring head + the candidate models and their prices.</summary>
 public sealed class RouterModel : IDisposable
@@ -30,6 +30,18 @@ public sealed class RouterModel : IDisposable
 
     public string RouterType => Head.Type;
 
+    /// <summary>The same router (sharing featurizer and head: dispose only one of the two) serving at another default cost weight.</summary>
+    public RouterModel WithCostWeight(double costWeight) => new()
+    {
+        Featurizer = Featurizer,
+        Head = Head,
+        Models = Models,
+        Prices = Prices,
+        CostWeight = costWeight,
+        Hyperparameters = (JsonObject)Hyperparameters.DeepClone(),
+        Training = (JsonObject)Training.DeepClone(),
+    };
+
     public void Predict(string query, Span<float> scores)
     {
         var d = Featurizer.Dimension;
@@ -38,18 +50,34 @@ public sealed class RouterModel : IDisposable
         Head.Predict(features, scores);
     }
 
-    public RoutingDecision Route(string query, double? costWeight = null)
+    public RoutingDecision Route(string query, double? costWeight = null, ExplorationPolicy? exploration = null, string? requestId = null)
     {
         var scores = new float[Models.Count];
         Predict(query, scores);
-        var chosen = Selection.Choose(scores, Prices, costWeight ?? CostWeight);
-        return new RoutingDecision(Models[chosen], chosen, Prices[chosen], scores);
+        var choice = (exploration ?? ExplorationPolicy.None).Choose(scores, Prices, costWeight ?? CostWeight, requestId);
+        return new RoutingDecision(Models[choice.ModelIndex], choice.ModelIndex, Prices[choice.ModelIndex], scores, choice.Probability, choice.Reason);
     }
 
-    public RoutingDecision[] RouteBatch(IReadOnlyList<string> queries, double? costWeight = null, int maxDegreeOfParallelism = -1)
+    public RoutingDecision[] RouteBatch(IReadOnlyList<string> queries, double? costWeight = null, int maxDegreeOfParallelism = -1, ExplorationPolicy? exploration = null, IReadOnlyList<string?>? requestIds = null)
     {
         var results = new RoutingDecision[queries.Count];
-        Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, i => results[i] = Route(queries[i], costWeight));
+        if (Featurizer is MiniLmFeaturizer)
+        {
+            // One model run per chunk of queries, then the head per query.
+            var features = Featurizer.FeaturizeAll(queries, maxDegreeOfParallelism < 1 ? Environment.ProcessorCount : maxDegreeOfParallelism);
+            var d = Featurizer.Dimension;
+            var policy = exploration ?? ExplorationPolicy.None;
+            Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, i =>
+            {
+                var scores = new float[Models.Count];
+                Head.Predict(features.AsSpan(i * d, d), scores);
+                var choice = policy.Choose(scores, Prices, costWeight ?? CostWeight, requestIds is null ? null : requestIds[i]);
+                results[i] = new RoutingDecision(Models[choice.ModelIndex], choice.ModelIndex, Prices[choice.ModelIndex], scores, choice.Probability, choice.Reason);
+            });
+            return results;
+        }
+        Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism },
+            i => results[i] = Route(queries[i], costWeight, exploration, requestIds is null ? null : requestIds[i]));
         return results;
     }
 
@@ -119,6 +147,7 @@ public sealed class RouterModel : IDisposable
         {
             HashedTfidfFeaturizer.KindName => HashedTfidfFeaturizer.Read(featurizerHeader, reader),
             OnnxEmbeddingFeaturizer.KindName => OnnxEmbeddingFeaturizer.Read(featurizerHeader, modelDirectory),
+            MiniLmFeaturizer.KindName => MiniLmFeaturizer.Read(featurizerHeader),
             var other => throw new InvalidModelException($"unknown featurizer kind '{other}'"),
         };
         try

@@ -7,9 +7,14 @@ namespace RouteIQ.Routing;
 public sealed record RouterSpec
 {
     /// <summary><c>knn</c>, <c>mlp</c>, <c>mf</c>, or <c>bert</c> (ONNX sentence embeddings + the MLP head).</summary>
-    public string RouterType { get; init; } = KnnRouter.TypeName;
+    public string RouterType { get; init; } = MlpRouter.TypeName;
 
     public TfidfOptions Tfidf { get; init; } = new();
+
+    /// <summary><c>FEATURIZER</c>: <c>tfidf</c> (default: hashed TF-IDF) or <c>minilm</c> (all-MiniLM-L6-v2 sentence embeddings).</summary>
+    public string Featurizer { get; init; } = "tfidf";
+
+    public static readonly string[] Featurizers = ["tfidf", "minilm"];
 
     public string? EmbeddingModelPath { get; init; }
 
@@ -25,11 +30,17 @@ public sealed record RouterSpec
 
     public double CostWeight { get; init; }
 
+    /// <summary>
+    /// <c>IPS_CLIP</c>: logged observations count 1/propensity times, at most this many (default 10).
+    /// Full-information labels (propensity 1) count once either way.
+    /// </summary>
+    public double IpsClip { get; init; } = ScoreMatrix.DefaultIpsClip;
+
     public ulong Seed { get; init; } = 42;
 
     public static readonly string[] RouterTypes = ["knn", "mlp", "mf", "bert"];
 
-    public bool UsesEmbeddings => RouterType == "bert" || EmbeddingModelPath is not null;
+    public bool UsesEmbeddings => (RouterType == "bert" && Featurizer != "minilm") || EmbeddingModelPath is not null;
 
     public void Validate()
     {
@@ -46,6 +57,18 @@ public sealed record RouterSpec
             throw new RoutingDataException(EmbeddingModelPath is null ? "EMBEDDING_MODEL_PATH" : "EMBEDDING_VOCAB_PATH",
                 "the sentence-embedding featurizer needs both EMBEDDING_MODEL_PATH and EMBEDDING_VOCAB_PATH");
         }
+        if (!Featurizers.Contains(Featurizer))
+        {
+            throw new RoutingDataException("FEATURIZER", $"must be one of {string.Join(", ", Featurizers)}, got '{Featurizer}'");
+        }
+        if (Featurizer == "minilm" && EmbeddingModelPath is not null)
+        {
+            throw new RoutingDataException("FEATURIZER", "minilm brings its own model: do not set EMBEDDING_MODEL_PATH with it");
+        }
+        if (IpsClip < 1 || !double.IsFinite(IpsClip))
+        {
+            throw new RoutingDataException("IPS_CLIP", $"must be a number >= 1, got {IpsClip}");
+        }
         Tfidf.Validate();
         Knn.Validate();
         Mlp.Validate();
@@ -53,9 +76,11 @@ public sealed record RouterSpec
     }
 
     public IFeaturizer CreateFeaturizer(IReadOnlyList<string> trainingTexts) =>
-        UsesEmbeddings
-            ? OnnxEmbeddingFeaturizer.Open(EmbeddingModelPath!, EmbeddingVocabPath!, EmbeddingMaxTokens)
-            : HashedTfidfFeaturizer.Fit(trainingTexts, Tfidf);
+        Featurizer == "minilm"
+            ? MiniLmFeaturizer.Open(Math.Min(EmbeddingMaxTokens, 256))
+            : UsesEmbeddings
+                ? OnnxEmbeddingFeaturizer.Open(EmbeddingModelPath!, EmbeddingVocabPath!, EmbeddingMaxTokens)
+                : HashedTfidfFeaturizer.Fit(trainingTexts, Tfidf);
 
     /// <summary>Trains a router on <paramref name="data"/>; deterministic for the same data and spec.</summary>
     public RouterModel Train(RoutingDataset data, Action<string>? log = null, int featurizeParallelism = 1)
@@ -72,13 +97,17 @@ public sealed record RouterSpec
             var d = featurizer.Dimension;
             IRouterHead head = RouterType switch
             {
-                "knn" => KnnRouter.Train(x, d, data, Knn with { Seed = Seed }),
-                "mlp" or "bert" => MlpRouter.Train(x, d, data, Mlp with { Seed = Seed }, log),
-                "mf" => MfRouter.Train(x, d, data, Mf with { Seed = Seed }, log),
+                "knn" => KnnRouter.Train(x, d, data, Knn with { Seed = Seed }, IpsClip),
+                "mlp" or "bert" => MlpRouter.Train(x, d, data, Mlp with { Seed = Seed }, log, IpsClip),
+                "mf" => MfRouter.Train(x, d, data, Mf with { Seed = Seed }, log, IpsClip),
                 _ => throw new RoutingDataException("ROUTER_TYPE", $"unknown router type '{RouterType}'"),
             };
             log?.Invoke($"trained {head.Type} head on {texts.Count} queries × {data.ModelCount} models in {sw.ElapsedMilliseconds} ms");
             var training = new JsonObject { ["examples"] = texts.Count, ["seed"] = Seed };
+            if (data.HasPropensities)
+            {
+                training["ips_clip"] = IpsClip;
+            }
             if (head is MlpRouter mlp)
             {
                 foreach (var (k, v) in mlp.Training)
@@ -106,7 +135,7 @@ public sealed record RouterSpec
 
     private JsonObject Hyperparameters()
     {
-        var h = new JsonObject { ["router_type"] = RouterType, ["cost_weight"] = CostWeight, ["seed"] = Seed };
+        var h = new JsonObject { ["router_type"] = RouterType, ["cost_weight"] = CostWeight, ["seed"] = Seed, ["featurizer"] = Featurizer };
         switch (RouterType)
         {
             case "knn":

@@ -1,7 +1,15 @@
 namespace RouteIQ.Routing;
 
-/// <summary>One query with the observed quality of each candidate model (NaN where a model was not observed).</summary>
-public sealed record RoutingSample(string Query, float[] Scores);
+/// <summary>
+/// One query with the observed quality of each candidate model (NaN where a model was not observed)
+/// and, for logged data, the probability the logging policy had of choosing each observed model
+/// (<see cref="Propensities"/>: null, or NaN for a model, means 1 — a full-information label).
+/// </summary>
+public sealed record RoutingSample(string Query, float[] Scores, float[]? Propensities = null)
+{
+    /// <summary>The propensity of model <paramref name="m"/>'s observation (1 when unknown).</summary>
+    public float Propensity(int m) => Propensities is { } p && !float.IsNaN(p[m]) ? p[m] : 1f;
+}
 
 /// <summary>Queries × models score matrix plus the price of each model (USD per million tokens).</summary>
 public sealed class RoutingDataset
@@ -22,6 +30,10 @@ public sealed class RoutingDataset
             {
                 throw new RoutingDataException("scores", $"query '{Truncate(s.Query)}' has {s.Scores.Length} scores for {models.Count} models");
             }
+            if (s.Propensities is { } p && (p.Length != models.Count || p.Any(v => !float.IsNaN(v) && v is <= 0 or > 1)))
+            {
+                throw new RoutingDataException("propensity", $"query '{Truncate(s.Query)}' needs {models.Count} propensities in (0, 1]");
+            }
         }
         Models = models;
         Prices = prices;
@@ -37,6 +49,9 @@ public sealed class RoutingDataset
     public int ModelCount => Models.Count;
 
     public RoutingDataset WithSamples(IReadOnlyList<RoutingSample> samples) => new(Models, Prices, samples);
+
+    /// <summary>True when some observation carries a propensity below 1 (logged, partial feedback).</summary>
+    public bool HasPropensities => Samples.Any(s => s.Propensities is { } p && p.Any(v => !float.IsNaN(v) && v < 1f));
 
     /// <summary>
     /// A seeded split by hash of the query text, so one query never lands on both sides and the

@@ -9,7 +9,7 @@ public sealed record EvaluationResult
 
     public int Queries { get; init; }
 
-    /// <summary>Share of queries routed to a model with the highest observed score for that query.</summary>
+    /// <summary>Share of queries routed to a model with the highest observed score for that query (among those whose choice was graded).</summary>
     public double RoutingAccuracy { get; init; }
 
     public double AverageQuality { get; init; }
@@ -28,6 +28,9 @@ public sealed record EvaluationResult
 
     public double BestSinglePrice { get; init; }
 
+    /// <summary>Share of queries whose chosen model was graded (1 on full-information data); the qualities are estimated from these.</summary>
+    public double GradedChoiceShare { get; init; } = 1;
+
     /// <summary>Router's average price over the best single model's.</summary>
     public double PriceRatio => BestSinglePrice == 0 ? 0 : AveragePrice / BestSinglePrice;
 
@@ -44,6 +47,7 @@ public sealed record EvaluationResult
             [prefix + "best_single_price"] = BestSinglePrice,
             [prefix + "price_ratio_vs_best_single"] = PriceRatio,
             [prefix + "test_queries"] = Queries,
+            [prefix + "graded_choice_share"] = GradedChoiceShare,
         };
         foreach (var (model, share) in CallShare)
         {
@@ -120,27 +124,51 @@ public static class RoutingEvaluator
         }).ToArray();
     }
 
-    public static EvaluationResult Evaluate(string router, float[][] predicted, RoutingDataset train, RoutingDataset test, double costWeight)
+    /// <summary>
+    /// Quality, price and call shares of <paramref name="predicted"/>'s choices on <paramref name="test"/>.
+    /// On full-information data (every model graded) a choice's quality is its grade. On logged data
+    /// (one graded model per query, with its selection probability) a query whose chosen model was not
+    /// graded tells nothing about that choice: qualities are self-normalised inverse-propensity
+    /// estimates over the queries whose choice was graded (weights min(1/propensity, clip)), never an
+    /// unobserved grade counted as 0. Without propensities that is the mean over the graded choices.
+    /// </summary>
+    public static EvaluationResult Evaluate(string router, float[][] predicted, RoutingDataset train, RoutingDataset test, double costWeight, double ipsClip = ScoreMatrix.DefaultIpsClip)
     {
         var m = test.ModelCount;
         var best = BestSingle(train);
         var counts = new int[m];
-        double quality = 0, oracle = 0, price = 0, bestQuality = 0;
-        var correct = 0;
+        double quality = 0, weights = 0, oracle = 0, oracleCount = 0, price = 0, bestQuality = 0, bestWeights = 0;
+        int correct = 0, graded = 0;
         for (var i = 0; i < test.Samples.Count; i++)
         {
-            var observed = test.Samples[i].Scores;
+            var sample = test.Samples[i];
+            var observed = sample.Scores;
             var chosen = Selection.Choose(predicted[i], test.Prices, costWeight);
             counts[chosen]++;
-            var top = observed.Where(v => !float.IsNaN(v)).DefaultIfEmpty(0f).Max();
-            var got = float.IsNaN(observed[chosen]) ? 0f : observed[chosen];
-            quality += got;
-            oracle += top;
             price += test.Prices[chosen];
-            bestQuality += float.IsNaN(observed[best]) ? 0f : observed[best];
-            if (got >= top - 1e-9)
+            var top = float.NegativeInfinity;
+            foreach (var v in observed)
             {
-                correct++;
+                top = float.IsNaN(v) ? top : Math.Max(top, v);
+            }
+            if (!float.IsNegativeInfinity(top))
+            {
+                oracle += top;
+                oracleCount++;
+            }
+            if (!float.IsNaN(observed[chosen]))
+            {
+                var w = Math.Min(1.0 / sample.Propensity(chosen), ipsClip);
+                quality += w * observed[chosen];
+                weights += w;
+                graded++;
+                correct += observed[chosen] >= top - 1e-9 ? 1 : 0;
+            }
+            if (!float.IsNaN(observed[best]))
+            {
+                var w = Math.Min(1.0 / sample.Propensity(best), ipsClip);
+                bestQuality += w * observed[best];
+                bestWeights += w;
             }
         }
         var n = Math.Max(1, test.Samples.Count);
@@ -149,14 +177,15 @@ public static class RoutingEvaluator
             Router = router,
             CostWeight = costWeight,
             Queries = test.Samples.Count,
-            RoutingAccuracy = (double)correct / n,
-            AverageQuality = quality / n,
-            OracleQuality = oracle / n,
+            RoutingAccuracy = graded == 0 ? 0 : (double)correct / graded,
+            AverageQuality = weights == 0 ? 0 : quality / weights,
+            OracleQuality = oracleCount == 0 ? 0 : oracle / oracleCount,
             AveragePrice = price / n,
             CallShare = Enumerable.Range(0, m).ToDictionary(j => test.Models[j], j => (double)counts[j] / n),
             BestSingleModel = test.Models[best],
-            BestSingleQuality = bestQuality / n,
+            BestSingleQuality = bestWeights == 0 ? 0 : bestQuality / bestWeights,
             BestSinglePrice = test.Prices[best],
+            GradedChoiceShare = (double)graded / n,
         };
     }
 

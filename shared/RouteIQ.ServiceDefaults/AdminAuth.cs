@@ -23,13 +23,20 @@ public sealed class AdminAuth
     private readonly byte[][] _keyHashes;
 
     public AdminAuth(IConfiguration configuration)
+        : this(configuration.GetSection(Section).GetChildren().Select(c => c.Value))
     {
-        _keyHashes = configuration.GetSection(Section).GetChildren()
-            .Select(c => c.Value)
+    }
+
+    private AdminAuth(IEnumerable<string?> keys)
+    {
+        _keyHashes = keys
             .Where(v => !string.IsNullOrWhiteSpace(v))
             .Select(v => SHA256.HashData(Encoding.UTF8.GetBytes(v!.Trim())))
             .ToArray();
     }
+
+    /// <summary>The same check over another key set (the ingest routes', see <see cref="IngestAuth"/>).</summary>
+    public static AdminAuth FromKeys(IEnumerable<string?> keys) => new(keys);
 
     public bool Enabled => _keyHashes.Length > 0;
 
@@ -49,6 +56,9 @@ public sealed class AdminAuth
         return ok;
     }
 
+    /// <summary>True when no keys are configured (loopback only) or the request carries a valid key.</summary>
+    public bool IsAuthorized(HttpRequest request) => !Enabled || IsValid(ReadKey(request));
+
     public static string? ReadKey(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
@@ -67,11 +77,14 @@ public static class AdminAuthExtensions
     public static IApplicationBuilder UseRouteIQAdminAuth(this IApplicationBuilder app)
     {
         var auth = app.ApplicationServices.GetRequiredService<AdminAuth>();
+        var ingest = app.ApplicationServices.GetRequiredService<IngestAuth>().Keys;
         return app.Use(async (context, next) =>
         {
-            if (auth.Enabled
-                && context.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase)
-                && !auth.IsValid(AdminAuth.ReadKey(context.Request)))
+            // Ingest routes (inside /admin or not) take ingest or admin keys; every other /admin route admin keys only.
+            var keys = context.GetEndpoint()?.Metadata.GetMetadata<IngestRouteMetadata>() is not null ? ingest
+                : context.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase) ? auth
+                : null;
+            if (keys is { Enabled: true } && !keys.IsValid(AdminAuth.ReadKey(context.Request)))
             {
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer";
@@ -83,46 +96,4 @@ public static class AdminAuthExtensions
             await next(context);
         });
     }
-}
-
-/// <summary>Refuses to serve without API keys on any address but loopback; says so at start when keyless.</summary>
-internal sealed class AdminBindingGuard(AdminAuth auth, IServer server, ILogger<AdminBindingGuard> logger) : IHostedLifecycleService
-{
-    public Task StartedAsync(CancellationToken cancellationToken)
-    {
-        if (auth.Enabled)
-        {
-            return Task.CompletedTask;
-        }
-        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        foreach (var address in addresses)
-        {
-            if (!IsLoopback(address))
-            {
-                throw new RouteIQConfigurationException(AdminAuth.Section,
-                    $"no API keys are configured, so the admin API may only listen on loopback, not {address}");
-            }
-        }
-        logger.LogWarning("No admin API keys configured (RouteIQ:Admin:ApiKeys): the admin API is open, listening on loopback only");
-        return Task.CompletedTask;
-    }
-
-    internal static bool IsLoopback(string address)
-    {
-        if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0").Replace("://*", "://0.0.0.0"), UriKind.Absolute, out var uri))
-        {
-            return false;
-        }
-        if (uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-        return IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip);
-    }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

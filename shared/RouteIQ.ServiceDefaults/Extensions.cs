@@ -70,7 +70,8 @@ public static class Extensions
         builder.Services.AddHealthChecks().AddCheck<ArtifactStoreHealthCheck>("artifacts", tags: ["ready"]);
 
         builder.Services.AddSingleton<AdminAuth>();
-        builder.Services.AddHostedService<AdminBindingGuard>();
+        KeylessBindingGuard.Decorate(builder.Services);
+        builder.Services.AddSingleton<IngestAuth>();
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(
@@ -117,6 +118,8 @@ public static class Extensions
 
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
+        // Check descriptions name paths, URLs and spec files: only for an admin (or when no keys are configured).
+        var details = context.RequestServices.GetRequiredService<AdminAuth>().IsAuthorized(context.Request);
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsJsonAsync(new
         {
@@ -124,7 +127,7 @@ public static class Extensions
             checks = report.Entries.ToDictionary(e => e.Key, e => new
             {
                 status = e.Value.Status.ToString(),
-                description = e.Value.Description ?? e.Value.Exception?.Message,
+                description = details ? e.Value.Description ?? e.Value.Exception?.Message : null,
             }),
         });
     }

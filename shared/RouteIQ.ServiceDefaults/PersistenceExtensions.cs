@@ -18,12 +18,19 @@ public enum DatabaseProvider
 public sealed record DatabaseSettings(DatabaseProvider Provider, string ConnectionString, string Schema)
 {
     public const string ConnectionStringKey = "ConnectionStrings:RouteIQ";
+    public const string MigrateOnStartKey = "RouteIQ:Database:MigrateOnStart";
+
+    /// <summary>Apply pending migrations at start (default); when false, start refuses a schema that lacks one (<c>routeiq migrate</c> applies them).</summary>
+    public bool MigrateOnStart { get; init; } = true;
+
+    /// <summary>The key an operator fixes when this database is the problem.</summary>
+    public string ConfigurationKey => Provider == DatabaseProvider.PostgreSql ? ConnectionStringKey : "RouteIQ:DataDir";
 }
 
 /// <summary>
 /// One DbContext and one schema per service: PostgreSQL through Npgsql when
 /// <c>ConnectionStrings:RouteIQ</c> is set, else a SQLite file per service in the data dir.
-/// The schema is created at start (see <see cref="SchemaInitializer{TContext}"/>).
+/// The schema is migrated at start (see <see cref="SchemaInitializer{TContext}"/>).
 /// </summary>
 public static class PersistenceExtensions
 {
@@ -31,12 +38,31 @@ public static class PersistenceExtensions
         where TContext : DbContext
     {
         var settings = ResolveDatabase(builder.Configuration, schema);
+        OwnerOnlyFiles.EnsureSqliteDatabase(settings);
         builder.Services.AddKeyedSingleton<DatabaseSettings>(typeof(TContext), settings);
         builder.Services.AddPooledDbContextFactory<TContext>(options => ConfigureDbContext(options, settings));
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
-        builder.Services.AddHostedService(sp => new SchemaInitializer<TContext>(sp, settings));
+        builder.Services.AddSingleton(sp => new SchemaInitializer<TContext>(sp, settings));
+        builder.Services.AddSingleton<ISchemaInitializer>(sp => sp.GetRequiredService<SchemaInitializer<TContext>>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaInitializer<TContext>>());
         builder.Services.AddHealthChecks().AddDbContextCheck<TContext>($"db-{schema}", tags: ["ready"]);
         return builder;
+    }
+
+    /// <summary>
+    /// Applies one service's pending migrations outside its host (<c>routeiq migrate</c>, a
+    /// migration job): the same adoption, newer-database refusal and locking as at start.
+    /// </summary>
+    public static async Task<SchemaReport> MigrateAsync<TContext>(IConfiguration configuration, string schema, Func<DbContextOptions<TContext>, TContext> create,
+        Microsoft.Extensions.Logging.ILogger logger, CancellationToken cancellationToken)
+        where TContext : DbContext
+    {
+        var settings = ResolveDatabase(configuration, schema);
+        OwnerOnlyFiles.EnsureSqliteDatabase(settings);
+        var options = new DbContextOptionsBuilder<TContext>();
+        ConfigureDbContext(options, settings);
+        await using var context = create(options.Options);
+        return await SchemaInitializer<TContext>.EnsureSchemaAsync(context, settings, migrate: true, logger, cancellationToken);
     }
 
     /// <summary>Fails at start, naming the key, when the configured PostgreSQL server cannot be reached.</summary>
@@ -85,7 +111,7 @@ public static class PersistenceExtensions
                     throw new RouteIQConfigurationException(DatabaseSettings.ConnectionStringKey, "has no Host");
                 }
                 csb.Database ??= "routeiq";
-                return new DatabaseSettings(DatabaseProvider.PostgreSql, csb.ConnectionString, schema);
+                return new DatabaseSettings(DatabaseProvider.PostgreSql, csb.ConnectionString, schema) { MigrateOnStart = MigrateOnStart(configuration) };
             }
             catch (Exception ex) when (ex is ArgumentException or FormatException or KeyNotFoundException)
             {
@@ -97,7 +123,7 @@ public static class PersistenceExtensions
         var dataDir = Path.GetFullPath(configuration[$"{RouteIQOptions.Section}:DataDir"] ?? "./.routeiq");
         try
         {
-            Directory.CreateDirectory(dataDir);
+            OwnerOnlyFiles.EnsureDirectory(dataDir);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -109,7 +135,19 @@ public static class PersistenceExtensions
             DefaultTimeout = 30,
             Pooling = true,
         };
-        return new DatabaseSettings(DatabaseProvider.Sqlite, sqlite.ConnectionString, schema);
+        return new DatabaseSettings(DatabaseProvider.Sqlite, sqlite.ConnectionString, schema) { MigrateOnStart = MigrateOnStart(configuration) };
+    }
+
+    private static bool MigrateOnStart(IConfiguration configuration)
+    {
+        var value = configuration[DatabaseSettings.MigrateOnStartKey];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return true;
+        }
+        return bool.TryParse(value, out var migrate)
+            ? migrate
+            : throw new RouteIQConfigurationException(DatabaseSettings.MigrateOnStartKey, $"'{value}' is not true or false");
     }
 
     public static void ConfigureDbContext(DbContextOptionsBuilder options, DatabaseSettings settings)
@@ -127,6 +165,7 @@ public static class PersistenceExtensions
             options.UseSqlite(settings.ConnectionString);
             options.AddInterceptors(SqlitePragmas.Instance);
         }
+        options.ReplaceService<Microsoft.EntityFrameworkCore.Migrations.IMigrationsAssembly, Migrations.ProviderMigrationsAssembly>();
     }
 
     /// <summary>

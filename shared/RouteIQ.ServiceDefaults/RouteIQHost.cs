@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace RouteIQ.ServiceDefaults;
@@ -16,6 +17,10 @@ public static class RouteIQHost
         try
         {
             var app = build();
+            foreach (var schema in app.Services.GetServices<ISchemaInitializer>())
+            {
+                await schema.InitializeAsync(app.Lifetime.ApplicationStopping);
+            }
             await app.RunAsync();
             return 0;
         }
@@ -24,6 +29,30 @@ public static class RouteIQHost
             await Console.Error.WriteLineAsync(message);
             return ConfigurationErrorExitCode;
         }
+    }
+
+    /// <summary>
+    /// The binder's "Failed to convert configuration value 'abc' at 'RouteIQ:Runner:Slots' to type
+    /// 'System.Int32'." as one line naming the key and what it should be.
+    /// </summary>
+    internal static string? ConversionError(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(message,
+            @"^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'");
+        if (!match.Success)
+        {
+            return null;
+        }
+        var type = match.Groups["type"].Value;
+        var expected = type switch
+        {
+            "System.Int32" or "System.Int64" or "System.Int16" => "a whole number",
+            "System.Double" or "System.Single" or "System.Decimal" => "a number",
+            "System.Boolean" => "true or false",
+            "System.TimeSpan" => "a duration (hh:mm:ss)",
+            _ => "a " + type[(type.LastIndexOf('.') + 1)..],
+        };
+        return $"configuration error: {match.Groups["key"].Value}: '{match.Groups["value"].Value}' is not {expected}";
     }
 
     /// <summary>The one-line message for a configuration error anywhere in <paramref name="ex"/>, else null.</summary>
@@ -37,6 +66,8 @@ public static class RouteIQHost
                     return config.Message;
                 case OptionsValidationException options:
                     return $"configuration error: {options.OptionsName}: {string.Join("; ", options.Failures)}";
+                case InvalidOperationException conversion when ConversionError(conversion.Message) is { } converted:
+                    return converted;
                 case AggregateException aggregate:
                     foreach (var inner in aggregate.InnerExceptions)
                     {

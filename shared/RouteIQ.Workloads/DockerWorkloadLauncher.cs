@@ -241,6 +241,7 @@ public sealed class DockerWorkloadLauncher : IWorkloadLauncher, IDisposable
 
         public string LogTail(int maxChars = 1200) => _log.Tail(maxChars);
         public string FullLog() => _log.Full();
+        public LogChunk ReadLog(long offset, int maxChars) => _log.ReadFrom(offset, maxChars);
 
         private DockerClient Client => _launcher._client;
 

@@ -40,6 +40,9 @@ public interface IWorkload : IAsyncDisposable
     /// <summary>The full log so far (bounded by the launcher's log limit).</summary>
     string FullLog();
 
+    /// <summary>Output from character <paramref name="offset"/> on, at most <paramref name="maxChars"/> (see <see cref="WorkloadLog.ReadFrom"/>).</summary>
+    LogChunk ReadLog(long offset, int maxChars);
+
     /// <summary>Stops it (SIGTERM, then kill after <paramref name="grace"/>); Completion then reports it.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default);
 }

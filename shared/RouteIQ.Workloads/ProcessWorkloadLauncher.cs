@@ -21,7 +21,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
     };
 
     /// <summary>Variables of the runner's own environment a workload inherits; nothing else leaks (no credentials).</summary>
-    private static readonly string[] InheritedVariables =
+    public static readonly IReadOnlyList<string> InheritedVariables =
     [
         "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR",
         "DOTNET_ROOT", "DOTNET_ROOT_X64", "DOTNET_ROOT_ARM64", "DOTNET_CLI_HOME", "DOTNET_NOLOGO",
@@ -48,7 +48,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
     {
         cancellationToken.ThrowIfCancellationRequested();
         var environment = BuildEnvironment(spec);
-        var (program, arguments) = ResolveCommand(spec, environment);
+        var (program, arguments) = ResolveCommand(spec);
 
         var psi = new ProcessStartInfo
         {
@@ -193,7 +193,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
         return environment;
     }
 
-    private (string Program, IReadOnlyList<string> Arguments) ResolveCommand(WorkloadSpec spec, IReadOnlyDictionary<string, string> environment)
+    private (string Program, IReadOnlyList<string> Arguments) ResolveCommand(WorkloadSpec spec)
     {
         if (spec.Command is { Count: > 0 } command)
         {
@@ -201,7 +201,9 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
             {
                 throw new WorkloadLaunchException($"workload {spec.Name}: command[0] is empty");
             }
-            var program = FindProgram(command[0], environment.GetValueOrDefault("PATH"))
+            // The runner's own PATH, never the workload's: a PATH in the job's environment must not
+            // decide which program a relative command runs.
+            var program = FindProgram(command[0], System.Environment.GetEnvironmentVariable("PATH"))
                 ?? throw new WorkloadLaunchException($"workload {spec.Name}: command '{command[0]}' not found");
             return (program, command.Skip(1).ToList());
         }
@@ -295,6 +297,7 @@ public sealed class ProcessWorkloadLauncher : IWorkloadLauncher
 
         public string LogTail(int maxChars = 1200) => _log.Tail(maxChars);
         public string FullLog() => _log.Full();
+        public LogChunk ReadLog(long offset, int maxChars) => _log.ReadFrom(offset, maxChars);
 
         private async Task<WorkloadExit> MonitorAsync(Task exited)
         {

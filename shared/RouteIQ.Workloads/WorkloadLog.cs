@@ -8,16 +8,18 @@ namespace RouteIQ.Workloads;
 /// </summary>
 public sealed class WorkloadLog(int maxChars)
 {
-    private const string TruncatedMarker = "[... earlier output dropped ...]\n";
+    private const string TruncatedMarker = RouteIQ.Contracts.TrainLogAppended.TruncatedMarker;
     private readonly StringBuilder _text = new();
     private readonly Lock _gate = new();
     private bool _truncated;
+    private long _written;
 
     public void Append(string text)
     {
         lock (_gate)
         {
             _text.Append(text);
+            _written += text.Length;
             if (_text.Length > maxChars)
             {
                 // Drop a quarter more than needed so trimming stays amortised O(1).
@@ -39,6 +41,22 @@ public sealed class WorkloadLog(int maxChars)
         }
     }
 
+    /// <summary>
+    /// Output from character <paramref name="offset"/> on (counted over everything ever appended), at most
+    /// <paramref name="maxChars"/> of it. When the output at the offset was already dropped, the chunk starts at the
+    /// oldest output kept (its <see cref="LogChunk.Offset"/> says where).
+    /// </summary>
+    public LogChunk ReadFrom(long offset, int maxChars)
+    {
+        lock (_gate)
+        {
+            var first = _written - _text.Length;
+            var start = Math.Clamp(offset, first, _written);
+            var length = (int)Math.Min(maxChars, _written - start);
+            return new LogChunk(start, _text.ToString((int)(start - first), length));
+        }
+    }
+
     public string Full()
     {
         lock (_gate)
@@ -46,4 +64,10 @@ public sealed class WorkloadLog(int maxChars)
             return _truncated ? TruncatedMarker + _text : _text.ToString();
         }
     }
+}
+
+/// <summary>Part of a workload's output: <see cref="Text"/> begins at character <see cref="Offset"/> of everything it wrote.</summary>
+public readonly record struct LogChunk(long Offset, string Text)
+{
+    public long Next => Offset + Text.Length;
 }

@@ -3,6 +3,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.EndToEnd.Tests;
 
 /// <summary>The README's first command: <c>routeiq demo</c> runs the whole loop and, with --exit, leaves nothing behind.</summary>
+[Trait("Category", "Integration")]
 public sealed class DemoTests
 {
     [Fact]
@@ -22,7 +23,7 @@ public sealed class DemoTests
 
         Assert.Equal(0, await demo.WaitForExitAsync(TimeSpan.FromMinutes(3)));
         var output = demo.Output;
-        foreach (var step in new[] { "1. telemetry", "2. dataset", "3. train + roll", "4. route", "best single model", "oracle", "demo complete" })
+        foreach (var step in new[] { "1. telemetry", "2. dataset", "3. train + roll", "4. route", "best single model", "oracle", "continuous: drift detected", "continuous: retrained and live", "demo complete" })
         {
             Assert.Contains(step, output);
         }

@@ -4,6 +4,7 @@ using YamlDotNet.RepresentationModel;
 namespace RouteIQ.EndToEnd.Tests;
 
 /// <summary>deploy/ parses, and references only images the repo builds and files the repo has.</summary>
+[Trait("Category", "Integration")]
 public sealed partial class DeployManifestTests
 {
     private static readonly string Root = FindRoot();

@@ -13,6 +13,7 @@ using RouteIQ.Testing;
 
 namespace RouteIQ.EndToEnd.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class RolledOutObserver : IConsumer<ModelRolledOut>
 {
     public ConcurrentQueue<ModelRolledOut> Seen { get; } = new();
@@ -24,6 +25,7 @@ public sealed class RolledOutObserver : IConsumer<ModelRolledOut>
     }
 }
 
+[Trait("Category", "Integration")]
 public sealed class RolledOutObserverDefinition : ConsumerDefinition<RolledOutObserver>
 {
     public RolledOutObserverDefinition() => EndpointName = "e2e-observer.model-rolled-out";
@@ -33,6 +35,7 @@ public sealed class RolledOutObserverDefinition : ConsumerDefinition<RolledOutOb
 /// The whole loop on the real distributed stack: RabbitMQ, PostgreSQL, s3rver and Docker Engine,
 /// the four services as separate processes, the trainer and the router server as real containers.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DistributedLoopTests
 {
     private const string ApiKey = "e2e-admin-key";

@@ -5,6 +5,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.EndToEnd.Tests;
 
 /// <summary>The whole loop through <c>routeiq up</c>: one process, in-memory bus, SQLite, file store, local processes.</summary>
+[Trait("Category", "Integration")]
 public sealed class EmbeddedLoopTests
 {
     [Fact]
@@ -14,8 +15,8 @@ public sealed class EmbeddedLoopTests
         var specs = Directory.CreateDirectory(Path.Combine(dir, "specs")).FullName;
         await File.WriteAllTextAsync(Path.Combine(specs, "knn.yaml"), """
             knn-embedded:
-              trainer_image: routeiq/router-trainer
-              serve_image: routeiq/router-server
+              trainer_image: routeiq/router-trainer:dev
+              serve_image: routeiq/router-server:dev
               model_name: knn-embedded
               timeout: 300
               env:

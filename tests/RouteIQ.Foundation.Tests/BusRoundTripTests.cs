@@ -12,17 +12,20 @@ public sealed record FoundationPing(Guid Id, string Text);
 
 public sealed record FoundationPong(Guid Id, string Text, string Transport);
 
+[Trait("Category", "Integration")]
 public sealed class FoundationPingConsumer(BusSettings settings) : IConsumer<FoundationPing>
 {
     public Task Consume(ConsumeContext<FoundationPing> context)
         => context.RespondAsync(new FoundationPong(context.Message.Id, context.Message.Text.ToUpperInvariant(), settings.Transport.ToString()));
 }
 
+[Trait("Category", "Integration")]
 public sealed class FoundationPingConsumerDefinition : ConsumerDefinition<FoundationPingConsumer>
 {
     public FoundationPingConsumerDefinition() => EndpointName = "foundation-tests.ping";
 }
 
+[Trait("Category", "Integration")]
 public sealed class BusRoundTripTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.Foundation.Tests;
 
 /// <summary>The real entry points, started as their own processes against the real servers.</summary>
+[Trait("Category", "Integration")]
 public sealed class StartupTests
 {
     [Theory]
@@ -80,5 +81,38 @@ public sealed class StartupTests
         Assert.Contains(key, errors[0]);
         Assert.DoesNotContain("   at ", cli.Output);
         Assert.DoesNotContain("password=y", cli.Output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_database_migrated_by_a_newer_build_stops_up_with_one_line_and_exit_code_2()
+    {
+        var dataDir = TestInfra.TempDirectory("newer-db");
+        var env = new Dictionary<string, string?>
+        {
+            ["RouteIQ__DataDir"] = dataDir,
+            ["RouteIQ__Rollout__PublicUrl"] = $"http://127.0.0.1:{TestInfra.FreePort()}",
+            ["ConnectionStrings__RouteIQ"] = null,
+            ["ConnectionStrings__RabbitMq"] = null,
+        };
+        await using (var migrate = ServiceProcess.Start("routeiq.dll", env, "migrate"))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        }
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDir, "rollout.db")};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO \"__EFMigrationsHistory\" VALUES ('29991231235959_FromTheFuture', '99.0.0')";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var cli = ServiceProcess.Start("routeiq.dll", env, "up", "--urls", $"http://127.0.0.1:{TestInfra.FreePort()}");
+
+        Assert.Equal(2, await cli.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var errors = cli.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith("configuration error", StringComparison.Ordinal)).ToList();
+        Assert.Single(errors);
+        Assert.Contains("newer RouteIQ", errors[0]);
+        Assert.DoesNotContain("   at ", cli.Output);
     }
 }

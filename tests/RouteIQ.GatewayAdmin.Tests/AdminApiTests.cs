@@ -7,6 +7,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.GatewayAdmin.Tests;
 
 /// <summary>The admin API over the ledger on real RabbitMQ + PostgreSQL, with test consumers playing runner and rollout.</summary>
+[Trait("Category", "Integration")]
 public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerFixture>
 {
     private AdminTestHost Host => fixture.Host;
@@ -167,6 +168,16 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
         var jobId = Guid.Parse(first.Body["job_id"]!.ToString());
         await Task.Delay(500);
         Assert.Equal(1, fixture.Cluster.DispatchCount(jobId));
+    }
+
+    [Fact]
+    public async Task A_roll_job_runs_once_rollout_has_its_request_instead_of_staying_queued()
+    {
+        var (status, body, _) = await Host.PostAsync("/admin/roll", new { name = "knn-router", @ref = 999 }, Async);
+        Assert.Equal(202, status);
+        var job = await Host.WaitForJobAsync((string)body["job_id"]!, j => (string?)j["state"] == "running", TimeSpan.FromSeconds(30));
+        Assert.Equal("rolling", (string?)job["phase"]);
+        Assert.NotNull(job["started_at"]);
     }
 
     [Fact]

@@ -8,6 +8,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.GatewayAdmin.Tests;
 
 /// <summary>gateway-admin killed between committing a job and sending it: after a restart the job is dispatched exactly once.</summary>
+[Trait("Category", "Integration")]
 public sealed class CrashRecoveryTests : IAsyncLifetime
 {
     private readonly FakeCluster _cluster = new();

@@ -13,6 +13,7 @@ namespace RouteIQ.GatewayAdmin.Tests;
 /// artifacts) with the process launcher: real trainers are shell commands that check their
 /// environment and write a model; the serving command is busybox httpd answering <c>/ping</c>.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class EndToEndFixture : IAsyncLifetime
 {
     // The trainer checks the spec's env reached it, then writes its model and metrics.
@@ -67,6 +68,7 @@ public sealed class EndToEndFixture : IAsyncLifetime
     }
 }
 
+[Trait("Category", "Integration")]
 public sealed class EndToEndTests(EndToEndFixture fixture) : IClassFixture<EndToEndFixture>
 {
     private HttpClient Http => fixture.Http;

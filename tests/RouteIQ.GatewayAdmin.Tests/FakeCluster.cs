@@ -122,6 +122,10 @@ public sealed class FakeRollout(FakeCluster cluster, TimeProvider time) : IConsu
     {
         var m = context.Message;
         cluster.Rolls.Enqueue(m);
+        if (m.Ref == "999")
+        {
+            return; // a roll that never ends (its candidate never becomes ready)
+        }
         if (m.Ref == "404")
         {
             await context.Publish(new RollFailed { JobId = m.JobId, ModelName = m.ModelName, Ref = m.Ref, Reason = "model version not found", StatusCode = 404, FailedAt = time.GetUtcNow() });

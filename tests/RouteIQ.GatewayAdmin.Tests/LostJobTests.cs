@@ -6,6 +6,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.GatewayAdmin.Tests;
 
 /// <summary>Recovery of jobs whose runner goes silent (heartbeat 1 s here, so lost after 3 s).</summary>
+[Trait("Category", "Integration")]
 public sealed class LostJobTests : IAsyncLifetime
 {
     private const string Specs = """

@@ -142,7 +142,7 @@ public sealed class TrainerSpecParserTests
         var store = new TrainerSpecStore(dir, _ => null, NullLogger<TrainerSpecStore>.Instance);
 
         Assert.Empty(store.Current.Errors);
-        Assert.Equal("routeiq/router-trainer", store.Current.Trainers["knn-router"].TrainerImage);
+        Assert.Equal("routeiq/router-trainer:dev", store.Current.Trainers["knn-router"].TrainerImage);
         Assert.Equal("knn", store.Current.Trainers["knn-router"].Env["ROUTER_TYPE"]);
         Assert.False(store.Current.Trainers["knn-router"].AutoRoll);
         Assert.True(store.Current.Trainers["mlp-router"].AutoRoll);

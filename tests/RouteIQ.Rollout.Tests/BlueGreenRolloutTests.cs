@@ -8,6 +8,7 @@ using RouteIQ.Contracts;
 
 namespace RouteIQ.Rollout.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class ProcessRolloutFixture : IAsyncLifetime
 {
     public RolloutTestHost Host { get; private set; } = null!;
@@ -23,6 +24,7 @@ public sealed class ProcessRolloutFixture : IAsyncLifetime
 }
 
 /// <summary>Blue/green rollouts through the stable endpoint: process launcher, SQLite, file store, RabbitMQ.</summary>
+[Trait("Category", "Integration")]
 public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClassFixture<ProcessRolloutFixture>
 {
     private RolloutTestHost Host => fixture.Host;

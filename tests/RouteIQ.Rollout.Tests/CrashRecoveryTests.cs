@@ -12,6 +12,7 @@ namespace RouteIQ.Rollout.Tests;
 /// process launcher): after a restart exactly one version is active, serving, published and
 /// verifiable, and no serving workload is left behind.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class CrashRecoveryTests : IAsyncLifetime
 {
     public Task InitializeAsync() => Task.CompletedTask;

@@ -5,6 +5,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.Rollout.Tests;
 
 /// <summary>Serving workloads as Docker containers (host network, model bind-mounted read-only at /model).</summary>
+[Trait("Category", "Integration")]
 public sealed class DockerRolloutTests
 {
     private static async Task<string[]> ContainersAsync(string model)
@@ -59,6 +60,7 @@ public sealed class DockerRolloutTests
 }
 
 /// <summary>Registry and published models in S3 (s3rver); the server gets the s3:// URI and the configured S3 environment.</summary>
+[Trait("Category", "Integration")]
 public sealed class S3RolloutTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using RouteIQ.Testing;
 
 namespace RouteIQ.Rollout.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class HmacRolloutFixture : IAsyncLifetime
 {
     public const string Key = "rollout-test-hmac-key";
@@ -23,6 +24,7 @@ public sealed class HmacRolloutFixture : IAsyncLifetime
 }
 
 /// <summary>Signed manifests: what registration writes, and what a roll refuses.</summary>
+[Trait("Category", "Integration")]
 public sealed class ManifestSigningTests(HmacRolloutFixture fixture) : IClassFixture<HmacRolloutFixture>
 {
     private RolloutTestHost Host => fixture.Host;

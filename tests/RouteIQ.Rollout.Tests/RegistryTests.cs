@@ -7,6 +7,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.Rollout.Tests;
 
 /// <summary>Version numbering under concurrency, on PostgreSQL and on SQLite.</summary>
+[Trait("Category", "Integration")]
 public sealed class RegistryTests
 {
     [Theory]

@@ -89,6 +89,7 @@ public sealed class RolloutTestHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
     public IArtifactStore Store => _app.Services.GetRequiredService<IArtifactStore>();
     public RollOutcomes Outcomes => _app.Services.GetRequiredService<RollOutcomes>();
+    public PromotionEvents PromotionEvents => _app.Services.GetRequiredService<PromotionEvents>();
     public IBus Bus => _app.Services.GetRequiredService<IBus>();
 
     /// <summary>Starts a host. <paramref name="withRollout"/> false: only the bus, the store and the outcome observer.</summary>
@@ -96,7 +97,7 @@ public sealed class RolloutTestHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.WebHost.UseUrls($"http://127.0.0.1:{TestInfra.FreePort()}");
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddServiceDefaults("rollout-tests");
         if (withRollout)
@@ -109,7 +110,12 @@ public sealed class RolloutTestHost : IAsyncDisposable
             builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
         }
         builder.Services.AddSingleton<RollOutcomes>();
-        builder.AddRouteIQConsumers(x => x.AddConsumer<RollOutcomeObserver, RollOutcomeObserverDefinition>());
+        builder.Services.AddSingleton<PromotionEvents>();
+        builder.AddRouteIQConsumers(x =>
+        {
+            x.AddConsumer<RollOutcomeObserver, RollOutcomeObserverDefinition>();
+            x.AddConsumer<PromotionEventObserver, PromotionEventObserverDefinition>();
+        });
         builder.AddRouteIQBus();
         var app = builder.Build();
         app.MapDefaultEndpoints();

@@ -17,6 +17,7 @@ namespace RouteIQ.Rollout.Tests;
 /// arrive whole with their headers; a client that breaks off mid-body reaches no server and
 /// harms no later request. The server here echoes what it received.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class StableEndpointForwardingTests : IAsyncLifetime
 {
     private readonly StableRoutes _routes = new();

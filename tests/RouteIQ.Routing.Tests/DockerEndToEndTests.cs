@@ -14,6 +14,7 @@ namespace RouteIQ.Routing.Tests;
 /// container reads a built dataset from s3rver, and the router-server container serves the
 /// model it produced (from S3, with a manifest) — all through the real Docker Engine.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DockerEndToEndTests
 {
     private static string RepositoryRoot()

@@ -10,6 +10,7 @@ using RouteIQ.Testing;
 
 namespace RouteIQ.Routing.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class RouterServerTests
 {
     private const string MathQuery = "solve the integral equation theorem";

@@ -16,11 +16,13 @@ using RouteIQ.Testing;
 
 namespace RouteIQ.TelemetryIngest.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class DatasetBuiltProbe
 {
     public ConcurrentQueue<DatasetBuilt> Received { get; } = new();
 }
 
+[Trait("Category", "Integration")]
 public sealed class DatasetBuiltProbeConsumer(DatasetBuiltProbe probe) : IConsumer<DatasetBuilt>
 {
     public Task Consume(ConsumeContext<DatasetBuilt> context)
@@ -30,11 +32,13 @@ public sealed class DatasetBuiltProbeConsumer(DatasetBuiltProbe probe) : IConsum
     }
 }
 
+[Trait("Category", "Integration")]
 public sealed class DatasetBuiltProbeDefinition : ConsumerDefinition<DatasetBuiltProbeConsumer>
 {
     public DatasetBuiltProbeDefinition() => EndpointName = "telemetry-tests.dataset-built";
 }
 
+[Trait("Category", "Integration")]
 public sealed class DatasetFixture : IAsyncLifetime
 {
     public static readonly DateTimeOffset Start = new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
@@ -64,6 +68,7 @@ public sealed class DatasetFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
 
+[Trait("Category", "Integration")]
 public sealed class DatasetTests(DatasetFixture fixture) : IClassFixture<DatasetFixture>
 {
     private TelemetryHost Host => fixture.Host;
@@ -110,6 +115,8 @@ public sealed class DatasetTests(DatasetFixture fixture) : IClassFixture<Dataset
         Assert.Equal(DatasetFixture.Events + 1, metadata.GetProperty("queries_with_text").GetInt64());
         Assert.Equal(1, metadata.GetProperty("legacy_records").GetInt64());
         Assert.Equal(7, metadata.GetProperty("seed").GetInt32());
+        Assert.Equal(DatasetFixture.Events + 1, metadata.GetProperty("propensity").GetProperty("unknown").GetInt64());
+        Assert.Equal(0, metadata.GetProperty("feedback").GetProperty("graded_observations").GetInt64());
         Assert.Contains("0.6*quality_score", metadata.GetProperty("label_formula").GetString());
         Assert.Equal(built.Files.Single(f => f.Path == DatasetBuilder.TrainFile).Sha256,
             metadata.GetProperty("sha256").GetProperty(DatasetBuilder.TrainFile).GetString());
@@ -131,6 +138,9 @@ public sealed class DatasetTests(DatasetFixture fixture) : IClassFixture<Dataset
         var failed = 0;
         foreach (var line in train.Concat(test))
         {
+            // No grades stored here: every label is the formula's, every propensity unknown (1.0).
+            Assert.Equal("formula", line.GetProperty("label_source").GetString());
+            Assert.Equal(1.0, line.GetProperty("propensity").GetDouble());
             var performance = line.GetProperty("performance").GetDouble();
             var query = line.GetProperty("query").GetString();
             if (query == "Label me")

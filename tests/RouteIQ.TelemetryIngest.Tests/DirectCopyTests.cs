@@ -12,6 +12,7 @@ namespace RouteIQ.TelemetryIngest.Tests;
 /// stored set and the counts it reports must be the same either way, and a batch that fell back
 /// must not leave half of itself (or its rejected events twice) behind.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DirectCopyTests
 {
     private static RouterDecision Decision(string id, long ts = 1) => new() { EventId = id, TimestampMs = ts, OutcomeStatus = "success" };

@@ -12,6 +12,7 @@ using RouteIQ.TelemetryIngest.Inputs;
 
 namespace RouteIQ.TelemetryIngest.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class ImportFixture : IAsyncLifetime
 {
     public TelemetryHost Host { get; private set; } = null!;
@@ -25,6 +26,7 @@ public sealed class ImportFixture : IAsyncLifetime
 }
 
 /// <summary>Jaeger backfill, JSONL files, the events endpoint and the summary (SQLite, query text stored).</summary>
+[Trait("Category", "Integration")]
 public sealed class ImportTests(ImportFixture fixture) : IClassFixture<ImportFixture>
 {
     private TelemetryHost Host => fixture.Host;
@@ -158,7 +160,7 @@ public sealed class ImportTests(ImportFixture fixture) : IClassFixture<ImportFix
     private static async Task<WebApplication> StartJaegerAsync(byte[] response, List<string> queries)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{TestInfra.FreePort()}");
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         app.MapGet("/api/traces", async (HttpContext context) =>
         {

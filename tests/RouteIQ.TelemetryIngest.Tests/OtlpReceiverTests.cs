@@ -15,6 +15,7 @@ using RouteIQ.Testing;
 
 namespace RouteIQ.TelemetryIngest.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class OtlpReceiverFixture : IAsyncLifetime
 {
     public TelemetryHost Host { get; private set; } = null!;
@@ -25,6 +26,7 @@ public sealed class OtlpReceiverFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
 
+[Trait("Category", "Integration")]
 public sealed class OtlpReceiverTests(OtlpReceiverFixture fixture) : IClassFixture<OtlpReceiverFixture>
 {
     private static readonly DateTimeOffset Day = new(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
@@ -197,7 +199,11 @@ public sealed class OtlpReceiverTests(OtlpReceiverFixture fixture) : IClassFixtu
     {
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
-        using var response = await Host.Client.PostAsync("v1/traces", content);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/traces") { Content = content };
+        // As exporters and curl do for large bodies: the server can refuse one before it is sent. Without it the
+        // client may still be writing the body when the 413 closes the connection, and reads a broken pipe instead.
+        request.Headers.ExpectContinue = body.Length > 64 * 1024;
+        using var response = await Host.Client.SendAsync(request);
         return (response.StatusCode, await response.Content.ReadAsByteArrayAsync());
     }
 

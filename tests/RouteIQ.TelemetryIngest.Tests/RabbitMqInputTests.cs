@@ -10,6 +10,7 @@ using RouteIQ.TelemetryIngest.Store;
 namespace RouteIQ.TelemetryIngest.Tests;
 
 /// <summary>One PostgreSQL database, one vhost and one telemetry-ingest for the class; each test uses its own time window.</summary>
+[Trait("Category", "Integration")]
 public sealed class RabbitMqInputFixture : IAsyncLifetime
 {
     public TelemetryHost Host { get; private set; } = null!;
@@ -32,6 +33,7 @@ public sealed class RabbitMqInputFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
 
+[Trait("Category", "Integration")]
 public sealed class RabbitMqInputTests(RabbitMqInputFixture fixture) : IClassFixture<RabbitMqInputFixture>
 {
     private static readonly DateTimeOffset Day = new(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);

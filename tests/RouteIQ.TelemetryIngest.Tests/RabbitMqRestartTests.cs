@@ -6,6 +6,7 @@ using RouteIQ.TelemetryIngest.Store;
 
 namespace RouteIQ.TelemetryIngest.Tests;
 
+[Trait("Category", "Integration")]
 public sealed class RabbitMqRestartTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
@@ -62,6 +63,7 @@ public sealed class RabbitMqRestartTests(Xunit.Abstractions.ITestOutputHelper ou
 /// after the outage <c>rabbitmqctl restart_vhost</c> starts it again, recovering the durable
 /// queue and its persistent messages from disk as a node restart does, and access is restored.
 /// </summary>
+[Trait("Category", "Integration")]
 public static class VirtualHostRestart
 {
     public static async Task RestartAsync(string vhost, TimeSpan outage)

@@ -29,10 +29,10 @@ public sealed class TelemetryHost : IAsyncDisposable
     public static async Task<TelemetryHost> StartAsync(string prefix, IDictionary<string, string?>? settings = null,
         Action<WebApplicationBuilder>? configure = null)
     {
-        var port = TestInfra.FreePort();
         var dataDir = TestInfra.TempDirectory(prefix);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        // Port 0: Kestrel picks a free port as it binds (a port probed free beforehand can be taken by then).
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["RouteIQ:DataDir"] = dataDir,
@@ -51,7 +51,7 @@ public sealed class TelemetryHost : IAsyncDisposable
         app.MapDefaultEndpoints();
         app.MapTelemetryIngestApi();
         await app.StartAsync();
-        return new TelemetryHost(app, new Uri($"http://127.0.0.1:{port}/"), dataDir);
+        return new TelemetryHost(app, new Uri(app.Urls.First().TrimEnd('/') + "/"), dataDir);
     }
 
     public async Task<TelemetryDbContext> DbAsync()

@@ -12,6 +12,7 @@ namespace RouteIQ.TelemetryIngest.Tests;
 /// writer streams typed values in a fixed order, so a swapped pair of text columns would
 /// otherwise go unnoticed.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class WriterColumnTests
 {
     [Theory]
@@ -35,7 +36,7 @@ public sealed class WriterColumnTests
             TotalMs = 13.5, StrategyMs = 14.5, EmbeddingMs = 15.5, CandidateFilterMs = 16.5, OutcomeStatus = "success",
             ErrorType = "etype-x", ErrorMessage = "emsg-x", InputTokens = 17, OutputTokens = 18, TotalTokens = 35,
             FallbackTriggered = true, FallbackReason = "fb-reason-x", OriginalModel = "orig-x", FallbackAttempt = 19,
-            Performance = 0.25, QueryText = "query-x", AttributesJson = "{\"k\":\"attr-x\"}",
+            Performance = 0.25, QueryText = "query-x", AttributesJson = "{\"k\":\"attr-x\"}", SelectionProbability = 0.125,
         };
         var writer = host.Services.GetRequiredService<IDecisionWriter>();
         var result = await writer.WriteAsync([decision], [], CancellationToken.None);

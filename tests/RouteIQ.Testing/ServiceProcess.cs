@@ -39,6 +39,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Starts <c>dotnet {dll} {args}</c> from the test output folder with extra environment variables.</summary>
     public static ServiceProcess Start(string dll, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
+        TestInfra.RequireIntegration($"a child process ({dll})");
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

@@ -21,7 +21,29 @@ public static class TestInfra
     public static string TestImage => Require("ROUTEIQ_TEST_IMAGE", "routeiq/busybox:test");
 
     private static string Require(string name, string localDefault)
-        => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : localDefault;
+    {
+        RequireIntegration(name);
+        return Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : localDefault;
+    }
+
+    /// <summary>
+    /// Set by <c>scripts/test.sh</c> for its first pass (<c>Category!=Integration</c>): the unit tests run alone, without
+    /// the servers, child processes or containers, in seconds.
+    /// </summary>
+    public const string UnitOnlyVariable = "ROUTEIQ_TEST_UNIT_ONLY";
+
+    /// <summary>
+    /// Fails a test that reaches for a real server or a child process during the unit-only pass: it is an integration
+    /// test and its class must say so, or the unit pass would be neither quick nor self-contained.
+    /// </summary>
+    public static void RequireIntegration(string what)
+    {
+        if (Environment.GetEnvironmentVariable(UnitOnlyVariable) == "1")
+        {
+            throw new InvalidOperationException(
+                $"this test uses {what} but its class lacks [Trait(\"Category\", \"Integration\")]: the unit-only pass (scripts/test.sh) runs without servers or child processes");
+        }
+    }
 
     /// <summary>Comment on every test database and description of every test vhost (see scripts/test.sh).</summary>
     public const string TestMarker = "routeiq-test";
@@ -38,7 +60,8 @@ public static class TestInfra
         // Marked, so scripts/test.sh can drop what earlier runs left behind (and nothing else).
         command.CommandText = $"COMMENT ON DATABASE \"{name}\" IS '{TestMarker}'";
         await command.ExecuteNonQueryAsync();
-        return new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name }.ConnectionString;
+        // A bounded pool per test database: test assemblies run side by side, each with several hosts.
+        return new NpgsqlConnectionStringBuilder(PostgresAdmin) { Database = name, MaxPoolSize = 20 }.ConnectionString;
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ public sealed class ModelReloader(ModelLoader loader, ModelHolder holder, Server
             catch (Exception ex)
             {
                 // A bad version never replaces a good one; the same bad version is not retried until the folder changes.
-                holder.LastError = ex.Message;
+                holder.RecordFailure(ex);
                 try
                 {
                     failedFingerprint = await loader.FingerprintAsync(stoppingToken);

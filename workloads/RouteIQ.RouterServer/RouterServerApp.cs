@@ -49,13 +49,15 @@ public static class RouterServerApp
         builder.Services.AddHostedService<ModelReloader>();
         var app = builder.Build();
         app.MapGet("/ping", (ModelHolder holder) => holder.Current is null ? Results.Text("loading", statusCode: 503) : Results.Text("ok"));
-        app.MapGet("/health", (ModelHolder holder) => Health(holder));
+        var verification = verifier?.SignatureType ?? ManifestSignatureTypes.None;
+        var exploration = settings.Exploration.ToString();
+        app.MapGet("/health", (ModelHolder holder) => Health(holder, verification, exploration));
         app.MapGet("/metrics", (ModelHolder holder, ServerMetrics metrics) => Results.Text(metrics.Render(holder), "text/plain; version=0.0.4"));
         app.MapPost("/invocations", Invoke);
         return app;
     }
 
-    private static IResult Health(ModelHolder holder)
+    private static IResult Health(ModelHolder holder, string verification, string exploration)
     {
         var current = holder.Current;
         var body = new JsonObject
@@ -66,6 +68,12 @@ public static class RouterServerApp
             ["models"] = current is null ? null : new JsonArray(current.Model.Models.Select(m => (JsonNode)m).ToArray()),
             ["loaded_at"] = current?.LoadedAt.ToString("O"),
             ["last_error"] = holder.LastError,
+            ["last_error_at"] = holder.LastErrorAt?.ToString("O"),
+            // "failed" while the newest version in the folder was refused; the model above keeps serving.
+            ["last_load"] = holder.LastError is null ? "ok" : holder.LastErrorWasVerification ? "verification_failed" : "failed",
+            ["manifest_verification"] = verification,
+            ["exploration"] = exploration,
+            ["load_failures"] = Interlocked.Read(ref holder.LoadFailures),
         };
         return Results.Text(body.ToJsonString(), "application/json", statusCode: current is null ? 503 : 200);
     }
@@ -113,7 +121,12 @@ public static class RouterServerApp
             {
                 return (Error("query", "expected a non-empty string"), 400, 0);
             }
-            return (Json(Decision(current, current.Model.Route(text, costWeight), costWeight)), 200, 1);
+            string? requestId = null;
+            if (obj["request_id"] is { } rid && (rid is not JsonValue ridv || !ridv.TryGetValue(out requestId) || string.IsNullOrEmpty(requestId)))
+            {
+                return (Error("request_id", "expected a non-empty string"), 400, 0);
+            }
+            return (Json(Decision(current, current.Model.Route(text, costWeight, settings.Exploration, requestId), costWeight)), 200, 1);
         }
         if (obj["queries"] is { } qs)
         {
@@ -134,7 +147,24 @@ public static class RouterServerApp
                 }
                 texts[i] = t;
             }
-            var decisions = current.Model.RouteBatch(texts, costWeight, maxDegreeOfParallelism: Math.Min(Environment.ProcessorCount, 4));
+            string?[]? ids = null;
+            if (obj["request_ids"] is { } ridsNode)
+            {
+                if (ridsNode is not JsonArray rids || rids.Count != texts.Length)
+                {
+                    return (Error("request_ids", $"expected an array of {texts.Length} strings, one per query"), 400, 0);
+                }
+                ids = new string?[texts.Length];
+                for (var i = 0; i < ids.Length; i++)
+                {
+                    if (rids[i] is not JsonValue idv || !idv.TryGetValue<string>(out var id) || string.IsNullOrEmpty(id))
+                    {
+                        return (Error($"request_ids[{i}]", "expected a non-empty string"), 400, 0);
+                    }
+                    ids[i] = id;
+                }
+            }
+            var decisions = current.Model.RouteBatch(texts, costWeight, Math.Min(Environment.ProcessorCount, 4), settings.Exploration, ids);
             var response = new JsonObject
             {
                 ["results"] = new JsonArray(decisions.Select(d => (JsonNode)Decision(current, d, costWeight)).ToArray()),
@@ -158,6 +188,8 @@ public static class RouterServerApp
             ["scores"] = scores,
             ["price"] = d.Price,
             ["cost_weight"] = costWeight,
+            ["selection_probability"] = d.SelectionProbability,
+            ["selection_reason"] = d.SelectionReason,
             ["router_type"] = current.Model.RouterType,
             ["model_version"] = current.Version,
         };

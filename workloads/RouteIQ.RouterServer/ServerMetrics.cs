@@ -52,6 +52,12 @@ public sealed class ServerMetrics
         sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_request_duration_seconds_count {Interlocked.Read(ref _latencyCount)}\n");
         sb.Append("# HELP routeiq_router_model_reloads_total Model versions loaded.\n# TYPE routeiq_router_model_reloads_total counter\n");
         sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_model_reloads_total {Interlocked.Read(ref holder.Reloads)}\n");
+        sb.Append("# HELP routeiq_router_model_load_failures_total Model versions refused (the served one stays).\n# TYPE routeiq_router_model_load_failures_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_model_load_failures_total {Interlocked.Read(ref holder.LoadFailures)}\n");
+        sb.Append("# HELP routeiq_router_manifest_verification_failures_total Model versions refused because manifest.json (signature, file hashes) did not verify.\n# TYPE routeiq_router_manifest_verification_failures_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_manifest_verification_failures_total {Interlocked.Read(ref holder.VerificationFailures)}\n");
+        sb.Append("# HELP routeiq_router_model_last_load_failed 1 while the newest version in the model folder was refused.\n# TYPE routeiq_router_model_last_load_failed gauge\n");
+        sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_model_last_load_failed {(holder.LastError is null ? 0 : 1)}\n");
         sb.Append("# HELP routeiq_router_model_ready 1 when a model is loaded.\n# TYPE routeiq_router_model_ready gauge\n");
         sb.Append(CultureInfo.InvariantCulture, $"routeiq_router_model_ready {(holder.Current is null ? 0 : 1)}\n");
         return sb.ToString();

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Globalization;
 using RouteIQ.Artifacts;
+using RouteIQ.Routing;
 
 namespace RouteIQ.RouterServer;
 
@@ -21,6 +22,9 @@ public sealed record ServerSettings
 
     public int MaxBatch { get; init; } = 1000;
 
+    /// <summary><c>EXPLORATION</c>: none (default), epsilon:&lt;e&gt; or softmax:&lt;temperature&gt;.</summary>
+    public ExplorationPolicy Exploration { get; init; } = ExplorationPolicy.None;
+
     /// <summary>Where downloaded versions are kept while served.</summary>
     public string CacheDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "routeiq-router-server");
 
@@ -28,18 +32,33 @@ public sealed record ServerSettings
 
     public string? Ed25519PublicKeyPath { get; init; }
 
+    /// <summary>The Ed25519 public key itself (base64 of the raw 32 bytes, or PEM): what rollout passes to the servers it starts.</summary>
+    public string? Ed25519PublicKey { get; init; }
+
     /// <summary>Never prints the HMAC key.</summary>
-    public override string ToString() => $"ServerSettings {{ ModelUri = {ModelUri}, Port = {Port}, Signing = {(HmacKey is not null ? "hmac-sha256" : Ed25519PublicKeyPath is not null ? "ed25519" : "none")} }}";
+    public override string ToString() => $"ServerSettings {{ ModelUri = {ModelUri}, Port = {Port}, Signing = {(HmacKey is not null ? "hmac-sha256" : Ed25519PublicKeyPath is not null || Ed25519PublicKey is not null ? "ed25519" : "none")} }}";
 
     public IManifestSigner? CreateVerifier()
     {
-        if (HmacKey is not null && Ed25519PublicKeyPath is not null)
+        if (new[] { HmacKey, Ed25519PublicKeyPath, Ed25519PublicKey }.Count(k => k is not null) > 1)
         {
-            throw new ServerConfigurationException("MANIFEST_HMAC_KEY", "set either MANIFEST_HMAC_KEY or MANIFEST_ED25519_PUBLIC_KEY_PATH, not both");
+            throw new ServerConfigurationException("MANIFEST_HMAC_KEY",
+                "set one of MANIFEST_HMAC_KEY, MANIFEST_ED25519_PUBLIC_KEY and MANIFEST_ED25519_PUBLIC_KEY_PATH, not several");
         }
         if (HmacKey is not null)
         {
             return new HmacManifestSigner(HmacKey);
+        }
+        if (Ed25519PublicKey is not null)
+        {
+            try
+            {
+                return Ed25519ManifestSigner.FromPublicKey(System.Text.Encoding.ASCII.GetBytes(Ed25519PublicKey));
+            }
+            catch (ManifestVerificationException ex)
+            {
+                throw new ServerConfigurationException("MANIFEST_ED25519_PUBLIC_KEY", ex.Message);
+            }
         }
         if (Ed25519PublicKeyPath is not null)
         {
@@ -75,8 +94,18 @@ public sealed record ServerSettings
         var maxBatch = Get("MAX_BATCH") is { } b
             ? int.TryParse(b, NumberStyles.Integer, CultureInfo.InvariantCulture, out var mb) && mb > 0 ? mb : throw new ServerConfigurationException("MAX_BATCH", $"expected a positive integer, got '{b}'")
             : 1000;
+        ExplorationPolicy exploration;
+        try
+        {
+            exploration = ExplorationPolicy.Parse(Get(ExplorationPolicy.SettingName));
+        }
+        catch (RoutingDataException ex)
+        {
+            throw new ServerConfigurationException(ExplorationPolicy.SettingName, ex.Problem);
+        }
         return new ServerSettings
         {
+            Exploration = exploration,
             ModelUri = uri,
             Port = port,
             Host = Get("SERVE_HOST") ?? "0.0.0.0",
@@ -86,6 +115,7 @@ public sealed record ServerSettings
             CacheDirectory = Get("MODEL_CACHE_DIR") ?? Path.Combine(Path.GetTempPath(), "routeiq-router-server"),
             HmacKey = Get("MANIFEST_HMAC_KEY"),
             Ed25519PublicKeyPath = Get("MANIFEST_ED25519_PUBLIC_KEY_PATH"),
+            Ed25519PublicKey = Get("MANIFEST_ED25519_PUBLIC_KEY"),
         };
     }
 }

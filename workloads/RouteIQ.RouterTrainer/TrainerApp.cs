@@ -21,10 +21,26 @@ public static class TrainerApp
         try
         {
             var settings = TrainerSettings.Parse(args, environment);
-            Log($"router type {settings.Spec.RouterType}, seed {settings.Spec.Seed}, cost weight {settings.Spec.CostWeight}");
+            Log($"router type {settings.Spec.RouterType}, seed {settings.Spec.Seed}, operating point {settings.Target}");
             var (train, test) = await LoadAsync(settings, Log, cancellationToken);
             Log($"training on {train.Samples.Count} queries, evaluating on {test.Samples.Count} held-out queries, {train.ModelCount} candidate models");
-            using var model = settings.Spec.Train(train, Log, featurizeParallelism: Environment.ProcessorCount);
+            var calibrated = Calibrate(settings, train, Log);
+            var calibration = calibrated?.Calibration;
+            var spec = settings.Spec with { CostWeight = calibration?.Chosen.CostWeight ?? settings.Target.Value };
+            // A ratio target serves the router the curve was measured on (trained without the validation
+            // queries), so the chosen point holds on new queries; a raw cost weight retrains on everything.
+            RouterModel model;
+            if (calibrated is { } c && settings.Target.Kind != OperatingTarget.CostWeight)
+            {
+                model = c.Router;
+                Log($"serving the calibrated router (trained on {train.Samples.Count - calibration!.ValidationQueries} queries) at cost weight {spec.CostWeight:G4}");
+            }
+            else
+            {
+                calibrated?.Router.Dispose();
+                model = spec.Train(train, Log, featurizeParallelism: Environment.ProcessorCount);
+            }
+            using var _ = model;
             Directory.CreateDirectory(settings.OutputDirectory);
             var path = model.Save(settings.OutputDirectory);
             Log($"wrote {path} ({new FileInfo(path).Length} bytes)");
@@ -32,11 +48,12 @@ public static class TrainerApp
             {
                 ["train_queries"] = train.Samples.Count,
                 ["models"] = train.ModelCount,
+                ["cost_weight"] = Math.Round(spec.CostWeight, 9),
             };
             if (test.Samples.Count > 0)
             {
                 var predicted = RoutingEvaluator.Predict(model, test);
-                var result = RoutingEvaluator.Evaluate(settings.Spec.RouterType, predicted, train, test, settings.Spec.CostWeight);
+                var result = RoutingEvaluator.Evaluate(settings.Spec.RouterType, predicted, train, test, spec.CostWeight);
                 foreach (var (k, v) in result.ToMetrics())
                 {
                     metrics[k] = Math.Round(v, 6);
@@ -56,7 +73,7 @@ public static class TrainerApp
                 Log("no held-out queries (TEST_SPLIT=0 and no test file): metrics hold no evaluation");
             }
             await File.WriteAllTextAsync(Path.Combine(settings.OutputDirectory, "metrics.json"),
-                JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
+                TrainerMetrics.Render(metrics, calibration), cancellationToken);
             Log("done");
             return 0;
         }
@@ -85,6 +102,30 @@ public static class TrainerApp
             error.WriteLine($"router-trainer: failed: {ex.GetType().Name}: {ex.Message}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Sweeps the cost trade-off on a validation split carved from the training queries (never the
+    /// test split) with a router trained on the rest, and picks the operating point the target asks for.
+    /// Null when there is too little data to carve a split and the target is a raw cost weight.
+    /// </summary>
+    public static (Calibration Calibration, RouterModel Router)? Calibrate(TrainerSettings settings, RoutingDataset train, Action<string> log)
+    {
+        log($"calibrating the operating point on a validation split ({settings.CalibrationSplit:P0}) carved from the training data");
+        var calibration = OperatingPoints.CalibrateSpec(settings.Spec, train, settings.Target, settings.CalibrationSplit, Environment.ProcessorCount);
+        if (calibration is null)
+        {
+            if (settings.Target.Kind != OperatingTarget.CostWeight)
+            {
+                throw new RoutingDataException(settings.Target.Kind, "needs a validation split to calibrate on: CALIBRATION_SPLIT > 0 and at least 40 training queries");
+            }
+            log("no validation split (CALIBRATION_SPLIT=0 or under 40 queries): no quality–price curve");
+            return null;
+        }
+        var c = calibration.Value.Calibration.Chosen;
+        log($"{calibration.Value.Calibration.ValidationQueries} validation queries; operating point {settings.Target}: cost weight {c.CostWeight:G4}, validation quality {c.Quality:F4} ({c.QualityRatio:P1} of {calibration.Value.Calibration.BestSingleModel}) at {c.PriceRatio:P1} of its price" +
+            (calibration.Value.Calibration.TargetMet ? "" : " (target not reachable: closest point taken)"));
+        return calibration;
     }
 
     public static async Task<(RoutingDataset Train, RoutingDataset Test)> LoadAsync(TrainerSettings settings, Action<string> log, CancellationToken cancellationToken)
@@ -183,6 +224,7 @@ public static class TrainerApp
     private static RoutingDataset Align(RoutingDataset test, RoutingDataset train)
     {
         var map = train.Models.Select(m => test.Models.ToList().IndexOf(m)).ToArray();
-        return train.WithSamples(test.Samples.Select(s => new RoutingSample(s.Query, map.Select(j => j < 0 ? float.NaN : s.Scores[j]).ToArray())).ToList());
+        return train.WithSamples(test.Samples.Select(s => new RoutingSample(s.Query, map.Select(j => j < 0 ? float.NaN : s.Scores[j]).ToArray(),
+            s.Propensities is { } p ? map.Select(j => j < 0 ? float.NaN : p[j]).ToArray() : null)).ToList());
     }
 }

@@ -8,7 +8,9 @@ namespace RouteIQ.RouterTrainer;
 /// <summary>
 /// The trainer's configuration: environment variables (the workload contract), optionally
 /// preceded by <c>--router-type</c> / <c>--config file.yaml</c> in LLMRouter's shape
-/// (<c>data_path</c>, <c>hparam</c>); environment variables win.
+/// (<c>data_path</c>, <c>hparam</c>); environment variables win. Names are case-sensitive, and a
+/// name that looks like a setting but is none (<c>MF_FACTORS</c>, <c>k</c>, <c>hparam.embedding_model</c>)
+/// is refused with one line naming it (exit 2), never silently ignored.
 /// </summary>
 public sealed record TrainerSettings
 {
@@ -26,9 +28,18 @@ public sealed record TrainerSettings
 
     public required RouterSpec Spec { get; init; }
 
+    /// <summary>
+    /// How the operating point is picked on the validation split: <c>TARGET_PRICE_RATIO</c>,
+    /// <c>TARGET_QUALITY_RATIO</c> or a raw <c>COST_WEIGHT</c> (default: <c>COST_WEIGHT=0</c>).
+    /// </summary>
+    public OperatingTarget Target { get; init; } = new(OperatingTarget.CostWeight, 0);
+
+    /// <summary><c>CALIBRATION_SPLIT</c>: share of the training queries held back to sweep the cost trade-off (default 0.2).</summary>
+    public double CalibrationSplit { get; init; } = 0.2;
+
     public static TrainerSettings Parse(string[] args, IDictionary environment)
     {
-        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
         string? configPath = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -58,6 +69,10 @@ public sealed record TrainerSettings
         {
             if (e.Key is string key && e.Value is string value && !string.IsNullOrEmpty(value))
             {
+                if (TrainerSettingNames.Problem(key) is { } problem)
+                {
+                    throw new RoutingDataException(key, problem);
+                }
                 values[key] = value;
             }
         }
@@ -69,9 +84,11 @@ public sealed record TrainerSettings
         var mf = new MfOptions();
         var spec = new RouterSpec
         {
-            RouterType = (Get("ROUTER_TYPE") ?? "knn").ToLowerInvariant(),
+            RouterType = (Get("ROUTER_TYPE") ?? MlpRouter.TypeName).ToLowerInvariant(),
+            Featurizer = Get("FEATURIZER") ?? "tfidf",
             Seed = seed,
             CostWeight = ParseDouble(Get("COST_WEIGHT"), "COST_WEIGHT", 0),
+            IpsClip = ParseDouble(Get("IPS_CLIP"), "IPS_CLIP", ScoreMatrix.DefaultIpsClip),
             EmbeddingModelPath = Get("EMBEDDING_MODEL_PATH"),
             EmbeddingVocabPath = Get("EMBEDDING_VOCAB_PATH"),
             EmbeddingMaxTokens = (int)ParseDouble(Get("EMBEDDING_MAX_TOKENS"), "EMBEDDING_MAX_TOKENS", 256),
@@ -106,8 +123,14 @@ public sealed record TrainerSettings
             LlmDataPath = Get("LLM_DATA_PATH"),
             OutputDirectory = Get("ROUTEIQ_OUTPUT_DIR") ?? "/output",
             TestSplit = ParseDouble(Get("TEST_SPLIT"), "TEST_SPLIT", 0.2),
+            CalibrationSplit = ParseDouble(Get("CALIBRATION_SPLIT"), "CALIBRATION_SPLIT", 0.2),
             Spec = spec,
+            Target = ParseTarget(Get),
         };
+        if (settings.CalibrationSplit is < 0 or >= 1)
+        {
+            throw new RoutingDataException("CALIBRATION_SPLIT", $"must be in [0, 1), got {settings.CalibrationSplit}");
+        }
         if (settings.DatasetUri is null && settings.DatasetPath is null)
         {
             throw new RoutingDataException("ROUTEIQ_DATASET_URI", "no training data: set ROUTEIQ_DATASET_URI (a built dataset folder) or DATASET_PATH (+ LLM_DATA_PATH)");
@@ -193,7 +216,8 @@ public sealed record TrainerSettings
                 var key = ((YamlScalarNode)keyNode).Value ?? "";
                 if (!map.TryGetValue(key, out var variable))
                 {
-                    continue;
+                    throw new RoutingDataException($"--config: {section}.{key}",
+                        $"unknown setting (known: {string.Join(", ", map.Keys.Order(StringComparer.Ordinal))})");
                 }
                 var value = valueNode switch
                 {
@@ -205,6 +229,26 @@ public sealed record TrainerSettings
             }
         }
         return result;
+    }
+
+    private static OperatingTarget ParseTarget(Func<string, string?> get)
+    {
+        var given = new[] { OperatingTarget.PriceRatio, OperatingTarget.QualityRatio, OperatingTarget.CostWeight }.Where(k => get(k) is not null).ToList();
+        if (given.Count > 1)
+        {
+            throw new RoutingDataException(given[0], $"set one of TARGET_PRICE_RATIO, TARGET_QUALITY_RATIO and COST_WEIGHT, not {string.Join(" and ", given)}");
+        }
+        if (given.Count == 0)
+        {
+            return new OperatingTarget(OperatingTarget.CostWeight, 0);
+        }
+        var kind = given[0];
+        var value = ParseDouble(get(kind), kind, 0);
+        if (kind != OperatingTarget.CostWeight && value <= 0)
+        {
+            throw new RoutingDataException(kind, $"must be a positive ratio (0.7 = 70 % of the best single model's), got {value}");
+        }
+        return new OperatingTarget(kind, value);
     }
 
     private static int[] ParseDims(string value)

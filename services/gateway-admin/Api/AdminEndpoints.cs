@@ -6,6 +6,7 @@ using RouteIQ.Artifacts;
 using RouteIQ.Contracts;
 using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.GatewayAdmin.Specs;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Api;
 
@@ -29,6 +30,9 @@ public static class AdminEndpoints
         admin.MapGet("/jobs/{id:guid}/logs", GetLogsAsync).WithName("GetJobLogs").WithSummary("The job's log (tail while running; ?follow=true streams until it ends)");
         admin.MapGet("/deployments", GetDeploymentsAsync).WithName("ListDeployments").WithSummary("Deployment history, newest first");
         admin.MapGet("/trainers", GetTrainers).WithName("ListTrainers").WithSummary("Trainer specs in force (secrets redacted) and load errors");
+        admin.MapRoutingConfigEndpoint();
+        admin.MapRolloutsEndpoints();
+        admin.MapEvaluationEndpoints();
 
         endpoints.MapGet("/status", GetStatusAsync).WithTags("status").WithName("Status").WithSummary("The active deployment");
         return endpoints;
@@ -38,8 +42,11 @@ public static class AdminEndpoints
         => request.Headers["Prefer"].Any(p => p is not null && p.Contains("respond-async", StringComparison.OrdinalIgnoreCase))
             || string.Equals(request.Query["async"], "true", StringComparison.OrdinalIgnoreCase);
 
-    private static string? IdempotencyKey(HttpRequest request)
-        => request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 200 } key ? key : null;
+    /// <summary>The key was first used for a different request (other route or body): 422 naming the job it belongs to.</summary>
+    private static IResult IdempotencyConflict(IdempotencyConflictException ex)
+        => ApiProblems.Create(422, "Idempotency-Key reused for a different request",
+            [new("field", Idempotency.Header), new("job_id", ex.Existing.Id), new("kind", ex.Existing.Kind)],
+            "the key binds the method, route and body of the request it first came with; send a new key for a new request");
 
     private static async Task<IResult> TrainAsync(string trainer, HttpContext context, bool thenRoll)
     {
@@ -54,6 +61,11 @@ public static class AdminEndpoints
         {
             return bodyProblem;
         }
+        var (idempotency, keyProblem) = Idempotency.Read(context.Request, json);
+        if (keyProblem is not null)
+        {
+            return keyProblem;
+        }
         var specs = services.GetRequiredService<TrainerSpecStore>().Current;
         var configuration = services.GetRequiredService<IConfiguration>();
         var (resolved, error) = TrainRequestResolver.Resolve(specs.Trainers, trainer, body!, name => configuration[name]);
@@ -62,14 +74,29 @@ public static class AdminEndpoints
             return ApiProblems.Create(error.StatusCode, error.Error, error.Fields);
         }
 
+        if (string.IsNullOrWhiteSpace(resolved!.DatasetUri)
+            && await LatestDataset.FindAsync(services.GetRequiredService<IArtifactStore>(), context.RequestAborted) is { } latest)
+        {
+            resolved = resolved with { DatasetUri = latest };
+        }
+
         var ledger = services.GetRequiredService<JobLedger>();
         var rollOnSuccess = thenRoll || resolved!.AutoRoll;
         // Never the request's token: a client that goes away does not take the job with it.
-        var created = await ledger.CreateTrainJobAsync(resolved!, RequestBodies.Redacted(json), rollOnSuccess,
-            alias: null, waitReadySeconds: 90, IdempotencyKey(context.Request), CancellationToken.None);
+        JobLedger.CreateResult created;
+        try
+        {
+            created = await ledger.CreateTrainJobAsync(resolved!, RequestBodies.Redacted(json), rollOnSuccess,
+                alias: null, waitReadySeconds: 90, idempotency, CancellationToken.None);
+        }
+        catch (IdempotencyConflictException ex)
+        {
+            return IdempotencyConflict(ex);
+        }
 
         var admin = services.GetRequiredService<IOptions<AdminOptions>>().Value;
-        var maxWait = TimeSpan.FromSeconds(resolved!.TimeoutSeconds + admin.SyncGraceSeconds + (rollOnSuccess ? 150 : 0));
+        var maxWait = TimeSpan.FromSeconds(resolved!.TimeoutSeconds + admin.SyncGraceSeconds + (rollOnSuccess ? 150 : 0))
+            + (rollOnSuccess ? RolloutsPromotion.LongestTraffic(resolved.Promotion) : TimeSpan.Zero);
         return await RespondAsync(context, created.Job, maxWait);
     }
 
@@ -86,6 +113,11 @@ public static class AdminEndpoints
         {
             return bodyProblem;
         }
+        var (idempotency, keyProblem) = Idempotency.Read(context.Request, json);
+        if (keyProblem is not null)
+        {
+            return keyProblem;
+        }
         var time = services.GetRequiredService<TimeProvider>();
         var message = new RollRequested
         {
@@ -96,19 +128,29 @@ public static class AdminEndpoints
             WaitReadySeconds = body.WaitReadySeconds,
             Alias = body.Alias,
             IsRollback = rollback,
+            Promotion = body.Promotion,
             RequestedAt = time.GetUtcNow(),
         };
         var ledger = services.GetRequiredService<JobLedger>();
-        var created = await ledger.CreateRollJobAsync(message, RequestBodies.Redacted(json), IdempotencyKey(context.Request), CancellationToken.None);
+        JobLedger.CreateResult created;
+        try
+        {
+            created = await ledger.CreateRollJobAsync(message, RequestBodies.Redacted(json), idempotency, CancellationToken.None);
+        }
+        catch (IdempotencyConflictException ex)
+        {
+            return IdempotencyConflict(ex);
+        }
         var admin = services.GetRequiredService<IOptions<AdminOptions>>().Value;
-        return await RespondAsync(context, created.Job, TimeSpan.FromSeconds(body.WaitReadySeconds + admin.SyncGraceSeconds));
+        return await RespondAsync(context, created.Job, TimeSpan.FromSeconds(body.WaitReadySeconds + admin.SyncGraceSeconds) + RolloutsPromotion.LongestTraffic(body.Promotion),
+            RolloutsPromotion.HasTraffic(body.Promotion) ? RolloutsEndpoints.Location(created.Job.Id) : null);
     }
 
-    private static async Task<IResult> RespondAsync(HttpContext context, Job job, TimeSpan maxWait)
+    private static async Task<IResult> RespondAsync(HttpContext context, Job job, TimeSpan maxWait, string? location = null)
     {
         if (WantsAsync(context.Request))
         {
-            return Accepted(job);
+            return Accepted(job, location);
         }
         var waiter = context.RequestServices.GetRequiredService<JobWaitService>();
         Job? latest;
@@ -123,7 +165,7 @@ public static class AdminEndpoints
         }
         if (latest is null || !JobStates.IsTerminal(latest.State))
         {
-            return Accepted(latest ?? job);
+            return Accepted(latest ?? job, location);
         }
         var (status, body) = JobDocuments.Outcome(latest);
         return status == 200
@@ -131,10 +173,10 @@ public static class AdminEndpoints
             : ApiProblems.FromBody(status, body["error"]?.GetValue<string>() ?? "job failed", body);
     }
 
-    private static IResult Accepted(Job job)
+    private static IResult Accepted(Job job, string? location = null)
     {
         var document = Results.Json(JobDocuments.Summary(job), statusCode: StatusCodes.Status202Accepted);
-        return new AcceptedWithLocation(JobDocuments.Location(job.Id), document);
+        return new AcceptedWithLocation(location ?? JobDocuments.Location(job.Id), document);
     }
 
     private sealed class AcceptedWithLocation(string location, IResult inner) : IResult
@@ -179,7 +221,8 @@ public static class AdminEndpoints
             : Results.Json(JobDocuments.Describe(job));
     }
 
-    private static async Task GetLogsAsync(Guid id, bool? follow, HttpContext context, JobLedger ledger, IArtifactStore store, JobWaiters waiters)
+    private static async Task GetLogsAsync(Guid id, bool? follow, HttpContext context, JobLedger ledger, IArtifactStore store, JobWaiters waiters,
+        JobLogStreams streams)
     {
         var cancellationToken = context.RequestAborted;
         var job = await ledger.GetAsync(id, cancellationToken);
@@ -191,15 +234,17 @@ public static class AdminEndpoints
         context.Response.ContentType = "text/plain; charset=utf-8";
         if (JobStates.IsTerminal(job.State) || follow != true)
         {
-            await WriteFinalOrTailAsync(context, job, store, cancellationToken);
+            await WriteFinalOrTailAsync(context, job, store, streams, cancellationToken);
             return;
         }
 
-        // Follow: write what is new at each change (heartbeats carry the tail), until the job ends.
-        var written = "";
+        // Follow: the runner's live output (TrainLogAppended, by offset) as it arrives; where this replica has none
+        // (a runner that does not stream, a replica started mid-job), the tails heartbeats carry. Until the job ends.
+        var follower = new LogFollower();
         while (!cancellationToken.IsCancellationRequested)
         {
             var change = waiters.NextChange(id);
+            var output = streams.NextOutput(id);
             try
             {
                 job = await ledger.GetAsync(id, cancellationToken);
@@ -207,16 +252,14 @@ public static class AdminEndpoints
                 {
                     break;
                 }
-                var tail = job.LogTail ?? "";
-                var fresh = NewText(written, tail);
+                var fresh = follower.Next(streams.ReadFrom(id, follower.Attempt, follower.Offset), job.LogTail);
                 if (fresh.Length > 0)
                 {
                     await context.Response.WriteAsync(fresh, cancellationToken);
                     await context.Response.Body.FlushAsync(cancellationToken);
-                    written = tail;
                 }
-                // Heartbeats do not announce a state change, so look again every second.
-                await Task.WhenAny(change, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
+                // Heartbeats announce no state change, so without live output look again every second.
+                await Task.WhenAny(change, output, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
             }
             catch (OperationCanceledException)
             {
@@ -230,7 +273,66 @@ public static class AdminEndpoints
         if (job is not null && !cancellationToken.IsCancellationRequested)
         {
             var final = await ReadFullLogAsync(job, store, cancellationToken) ?? job.LogTail ?? "";
-            await context.Response.WriteAsync(NewText(written, final), cancellationToken);
+            await context.Response.WriteAsync(follower.Rest(final), cancellationToken);
+        }
+    }
+
+    /// <summary>What a follower has written: by offset into the live output once it has any, else the last tail.</summary>
+    internal sealed class LogFollower
+    {
+        private const int KeepChars = 4096;
+        private string _written = "";
+
+        public int Attempt { get; private set; }
+        public long? Offset { get; private set; }
+
+        /// <summary>The text to write now, from live output when there is some, else from the heartbeat tail.</summary>
+        public string Next(JobLogStreams.Read? live, string? tail)
+        {
+            string fresh;
+            if (live is { } read)
+            {
+                // The first live read (or a new attempt) is matched against what the tails already showed.
+                fresh = Offset is not null && read.Attempt == Attempt ? read.Text : NewText(_written, read.Text);
+                Attempt = read.Attempt;
+                Offset = read.Next;
+            }
+            else
+            {
+                fresh = NewText(_written, tail ?? "");
+            }
+            Remember(fresh);
+            return fresh;
+        }
+
+        /// <summary>The end of the stored log that was not written yet.</summary>
+        public string Rest(string final)
+        {
+            if (Offset is { } offset && !final.StartsWith(TrainLogAppended.TruncatedMarker, StringComparison.Ordinal) && offset <= final.Length)
+            {
+                return final[(int)offset..];
+            }
+            if (_written.Length == 0)
+            {
+                return final;
+            }
+            // Where the last written characters occur in the stored log; what follows is new.
+            var probe = _written.Length > 1024 ? _written[^1024..] : _written;
+            var at = final.LastIndexOf(probe, StringComparison.Ordinal);
+            return at >= 0 ? final[(at + probe.Length)..] : NewText(_written, final);
+        }
+
+        private void Remember(string fresh)
+        {
+            if (fresh.Length == 0)
+            {
+                return;
+            }
+            _written += fresh;
+            if (_written.Length > KeepChars)
+            {
+                _written = _written[^KeepChars..];
+            }
         }
     }
 
@@ -255,9 +357,16 @@ public static class AdminEndpoints
         return now;
     }
 
-    private static async Task WriteFinalOrTailAsync(HttpContext context, Job job, IArtifactStore store, CancellationToken cancellationToken)
+    /// <summary>How much of the live output a plain (not following) GET of a running job's log returns.</summary>
+    private const int LiveTailChars = 16 * 1024;
+
+    private static async Task WriteFinalOrTailAsync(HttpContext context, Job job, IArtifactStore store, JobLogStreams streams,
+        CancellationToken cancellationToken)
     {
-        var text = JobStates.IsTerminal(job.State) ? await ReadFullLogAsync(job, store, cancellationToken) : null;
+        var text = JobStates.IsTerminal(job.State)
+            ? await ReadFullLogAsync(job, store, cancellationToken)
+            // While running: the live output this replica has (fresher than the last heartbeat's tail), its end.
+            : streams.ReadFrom(job.Id, job.Attempt, null) is { Text.Length: > 0 } live ? live.Text[^Math.Min(live.Text.Length, LiveTailChars)..] : null;
         text ??= job.LogTail ?? LedgerJson.Parse(job.ErrorJson)?["logs_tail"]?.GetValue<string>() ?? "";
         await context.Response.WriteAsync(text, cancellationToken);
     }
@@ -308,8 +417,11 @@ public static class AdminEndpoints
     private static IResult RolloutUnavailable()
         => ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]);
 
-    private static async Task<IResult> GetStatusAsync(IRequestClient<GetActiveDeployment> client, IHttpClientFactory http, string? name, CancellationToken cancellationToken)
+    private static async Task<IResult> GetStatusAsync(IRequestClient<GetActiveDeployment> client, IHttpClientFactory http, AdminAuth auth, HttpRequest request,
+        string? name, CancellationToken cancellationToken)
     {
+        // Unauthenticated callers see the deployment, not where its files live (paths under the data dir, internal URLs).
+        var details = auth.IsAuthorized(request);
         ActiveDeployment active;
         try
         {
@@ -333,11 +445,11 @@ public static class AdminEndpoints
         return Results.Json(new JsonObject
         {
             ["active"] = d.Active,
-            ["url"] = d.ServerUrl,
+            ["url"] = details ? d.ServerUrl : null,
             ["public_url"] = d.PublicUrl,
             ["healthy"] = healthy,
             ["model_name"] = d.ModelName,
-            ["model_uri"] = d.ModelUri,
+            ["model_uri"] = details ? d.ModelUri : null,
             ["model_version"] = d.Version,
             ["model_alias"] = d.Alias,
             ["serve_image"] = d.ServeImage,
@@ -396,6 +508,8 @@ public static class AdminEndpoints
         {
             ["file"] = e.File, ["line"] = e.Line, ["column"] = e.Column, ["reason"] = e.Reason, ["message"] = e.ToString(),
         }).ToArray());
+        SecretRedaction.RedactStrings(trainers);
+        SecretRedaction.RedactStrings(errors);
         return Results.Json(new JsonObject { ["path"] = store.Path, ["trainers"] = trainers, ["errors"] = errors });
     }
 }

@@ -1,11 +1,19 @@
 using System.Text.Json.Nodes;
 using RouteIQ.GatewayAdmin.Ledger;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Api;
 
 /// <summary>How a job looks to clients: the job document, and the compatible response of a finished request.</summary>
 public static class JobDocuments
 {
+    /// <summary>The idempotency fingerprint hashes the unredacted body: it is compared, never shown.</summary>
+    private static JsonObject? WithoutFingerprint(JsonObject? resolved)
+    {
+        resolved?.Remove(JobLedger.FingerprintProperty);
+        return resolved;
+    }
+
     public static string Location(Guid id) => $"/admin/jobs/{id}";
 
     /// <summary>What a 202 carries: enough to follow the job (<c>GET</c> the location for everything).</summary>
@@ -22,10 +30,16 @@ public static class JobDocuments
         ["logs"] = $"{Location(job.Id)}/logs",
     };
 
+    /// <summary>The job document; secrets redacted by name (parameters, environment) and by value (everywhere), also in rows stored before value redaction.</summary>
     public static JsonObject Describe(Job job)
     {
         var outcome = Outcome(job);
-        return new JsonObject
+        var request = LedgerJson.Parse(job.RequestJson);
+        var resolved = WithoutFingerprint(LedgerJson.Parse(job.ResolvedJson));
+        SecretRedaction.RedactNamedValues(request?["parameters"] as JsonObject);
+        SecretRedaction.RedactNamedValues(resolved?["environment"] as JsonObject);
+        SecretRedaction.RedactNamedValues(resolved?["parameters"] as JsonObject);
+        var document = new JsonObject
         {
             ["job_id"] = job.Id,
             ["kind"] = job.Kind,
@@ -40,14 +54,16 @@ public static class JobDocuments
             ["finished_at"] = job.FinishedAt,
             ["node"] = job.Node,
             ["workload"] = job.WorkloadName,
-            ["request"] = LedgerJson.Parse(job.RequestJson),
-            ["resolved"] = LedgerJson.Parse(job.ResolvedJson),
+            ["request"] = request,
+            ["resolved"] = resolved,
             ["result"] = job.State == JobStates.Succeeded ? outcome.Body : null,
             ["error"] = job.State == JobStates.Succeeded ? null : job.ErrorJson is null ? null : outcome.Body,
             ["status_code"] = job.ErrorJson is null ? null : outcome.Status,
             ["location"] = Location(job.Id),
             ["logs"] = $"{Location(job.Id)}/logs",
         };
+        SecretRedaction.RedactStrings(document);
+        return document;
     }
 
     /// <summary>The response a synchronous request gets for a finished job: status code and body.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RouteIQ.Artifacts;
 using RouteIQ.GatewayAdmin.Specs;
 using RouteIQ.ServiceDefaults;
 
@@ -14,6 +15,7 @@ public sealed record RollBody
     public string? ServeImage { get; init; }
     public int WaitReadySeconds { get; init; } = 90;
     public string? Alias { get; init; }
+    public Contracts.Promotion? Promotion { get; init; }
 }
 
 /// <summary>
@@ -68,6 +70,12 @@ public static class RequestBodies
         {
             return (null, null);
         }
+        // JsonDocument does not check the UTF-8 of strings until they are read (then it throws
+        // InvalidOperationException: a 500 with no body). Checked once, up front.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return (null, ApiProblems.Field("body", "request body is not valid UTF-8"));
+        }
         try
         {
             using var document = JsonDocument.Parse(bytes);
@@ -99,6 +107,7 @@ public static class RequestBodies
         int? wait = null;
         string? imageKey = null;
         string? dataset = null;
+        Contracts.Promotion? promotion = null;
         var parameters = new List<KeyValuePair<string, JsonElement>>();
         foreach (var property in body.EnumerateObject())
         {
@@ -128,6 +137,18 @@ public static class RequestBodies
                         return (null, ApiProblems.Field("dataset", "dataset must be a dataset id or URI string"));
                     }
                     dataset = property.Value.GetString();
+                    if (DatasetProblem(dataset) is { } datasetProblem)
+                    {
+                        return (null, ApiProblems.Field("dataset", datasetProblem));
+                    }
+                    break;
+                case "promotion":
+                    var (trainPromotion, trainProblem) = RolloutsPromotion.Parse(property.Value);
+                    if (trainProblem is { } tp)
+                    {
+                        return (null, ApiProblems.Field(tp.Field, $"{tp.Field}: {tp.Problem}"));
+                    }
+                    promotion = trainPromotion;
                     break;
                 case "parameters":
                     if (property.Value.ValueKind == JsonValueKind.Null)
@@ -142,7 +163,7 @@ public static class RequestBodies
                     break;
             }
         }
-        return (new TrainBody { WaitSeconds = wait, ImageKey = imageKey, Parameters = parameters, Dataset = dataset }, null);
+        return (new TrainBody { WaitSeconds = wait, ImageKey = imageKey, Parameters = parameters, Dataset = dataset, Promotion = promotion }, null);
     }
 
     public static (RollBody? Body, IResult? Problem) ParseRoll(JsonElement? json, bool rollback)
@@ -161,6 +182,11 @@ public static class RequestBodies
                             return (null, ApiProblems.Field(property.Name, $"{property.Name} must be a string"));
                         }
                         var text = value.GetString();
+                        if (text is not null && text.Any(char.IsControl))
+                        {
+                            // Trimming would hide it; a newline or NUL in a name is never meant.
+                            return (null, ApiProblems.Field(property.Name, $"{property.Name} must not contain control characters"));
+                        }
                         text = string.IsNullOrWhiteSpace(text) ? null : text.Trim();
                         result = property.Name switch
                         {
@@ -175,6 +201,14 @@ public static class RequestBodies
                             return (null, ApiProblems.Field("ref", "ref must be '@alias' or integer version"));
                         }
                         result = result with { Ref = reference };
+                        break;
+                    case "promotion" when !rollback:
+                        var (rollPromotion, rollProblem) = RolloutsPromotion.Parse(value);
+                        if (rollProblem is { } rp)
+                        {
+                            return (null, ApiProblems.Field(rp.Field, $"{rp.Field}: {rp.Problem}"));
+                        }
+                        result = result with { Promotion = rollPromotion };
                         break;
                     case "wait_ready_seconds":
                         if (value.ValueKind == JsonValueKind.Null)
@@ -194,6 +228,13 @@ public static class RequestBodies
                 }
             }
         }
+        foreach (var (field, value) in new[] { ("name", result.Name), ("alias", result.Alias), ("ref", result.Ref is ['@', .. var alias] ? alias : null) })
+        {
+            if (value is not null && Identifiers.Problem(value, field) is { } idProblem)
+            {
+                return (null, ApiProblems.Field(field, idProblem));
+            }
+        }
         if (!rollback)
         {
             if (result.Name is null)
@@ -208,6 +249,36 @@ public static class RequestBodies
         return (result, null);
     }
 
+    /// <summary>
+    /// A dataset is a dataset id (the shared identifier rules: it becomes <c>datasets/{id}/</c> in the
+    /// artifact store), an absolute URI, or an absolute local path without <c>.</c>/<c>..</c> segments.
+    /// </summary>
+    public static string? DatasetProblem(string? dataset)
+    {
+        if (string.IsNullOrWhiteSpace(dataset))
+        {
+            return null;
+        }
+        if (dataset.Any(char.IsControl))
+        {
+            return "dataset must not contain control characters";
+        }
+        var value = dataset.Trim();
+        if (value.Contains("://", StringComparison.Ordinal))
+        {
+            // Dot segments are checked in the text as sent (Uri would quietly resolve them), escaped or not.
+            return Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "s3" or "file" or "http" or "https"
+                && !value[(value.IndexOf("://", StringComparison.Ordinal) + 3)..].Split('/').Any(s => Uri.UnescapeDataString(s) is "." or "..")
+                ? null
+                : "dataset must be a dataset id or an absolute s3://, file:// or http(s):// URI";
+        }
+        if (value.StartsWith('/'))
+        {
+            return value.Split('/').Any(s => Uri.UnescapeDataString(s) is "." or "..") ? "dataset path must not contain '.' or '..' segments" : null;
+        }
+        return Identifiers.Problem(value, "dataset");
+    }
+
     /// <summary><c>"@alias"</c>, an integer version (JSON number or numeric string) → its text; anything else → null.</summary>
     public static string? NormalizeRef(JsonElement value)
     {
@@ -215,6 +286,8 @@ public static class RequestBodies
         {
             case JsonValueKind.Number when value.TryGetInt32(out var n) && n >= 1:
                 return n.ToString(CultureInfo.InvariantCulture);
+            case JsonValueKind.String when value.GetString()!.Any(char.IsControl):
+                return null;
             case JsonValueKind.String:
                 var text = value.GetString()!.Trim();
                 if (text.Length > 1 && text[0] == '@' && text[1..].All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
@@ -238,16 +311,8 @@ public static class RequestBodies
     public static JsonObject Redacted(JsonElement? body)
     {
         var copy = body is { } b ? JsonNode.Parse(b.GetRawText()) as JsonObject ?? [] : [];
-        if (copy["parameters"] is JsonObject parameters)
-        {
-            foreach (var key in parameters.Select(p => p.Key).ToList())
-            {
-                if (EnvironmentNames.LooksSecret(key) && parameters[key] is not null)
-                {
-                    parameters[key] = EnvironmentNames.Redacted;
-                }
-            }
-        }
+        SecretRedaction.RedactNamedValues(copy["parameters"] as JsonObject);
+        SecretRedaction.RedactStrings(copy);
         return copy;
     }
 }

@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using RouteIQ.Contracts;
 using RouteIQ.GatewayAdmin.Specs;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Ledger;
 
@@ -59,7 +60,7 @@ public sealed class JobLedger(
     public sealed record CreateResult(Job Job, bool Created);
 
     public async Task<CreateResult> CreateTrainJobAsync(ResolvedTrain resolved, JsonObject request, bool rollOnSuccess,
-        string? alias, int waitReadySeconds, string? idempotencyKey, CancellationToken cancellationToken)
+        string? alias, int waitReadySeconds, IdempotencyRequest? idempotency, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var job = new Job
@@ -71,10 +72,10 @@ public sealed class JobLedger(
             State = JobStates.Queued,
             Phase = "training",
             RollOnSuccess = rollOnSuccess,
-            IdempotencyKey = idempotencyKey,
+            IdempotencyKey = idempotency?.Key,
             CreatedAt = now,
             RequestJson = request.ToJsonString(),
-            ResolvedJson = LedgerJson.Serialize(Redacted(resolved)),
+            ResolvedJson = WithFingerprint(LedgerJson.ToObject(Redacted(resolved)), idempotency),
         };
         var message = new TrainRequested
         {
@@ -95,14 +96,15 @@ public sealed class JobLedger(
             RollOnSuccess = rollOnSuccess,
             Alias = alias,
             WaitReadySeconds = waitReadySeconds,
+            Promotion = resolved.Promotion,
             Attempt = 1,
             RequestedAt = now,
         };
         job.DispatchJson = JsonSerializer.Serialize(message, LedgerJson.Messages);
-        return await InsertAsync(job, OutboxMessages.Send(message, now, job.DispatchJson), cancellationToken);
+        return await InsertAsync(job, OutboxMessages.Send(message, now, job.DispatchJson), idempotency, cancellationToken);
     }
 
-    public async Task<CreateResult> CreateRollJobAsync(RollRequested message, JsonObject request, string? idempotencyKey, CancellationToken cancellationToken)
+    public async Task<CreateResult> CreateRollJobAsync(RollRequested message, JsonObject request, IdempotencyRequest? idempotency, CancellationToken cancellationToken)
     {
         var job = new Job
         {
@@ -111,19 +113,41 @@ public sealed class JobLedger(
             ModelName = message.ModelName,
             State = JobStates.Queued,
             Phase = "rolling",
-            IdempotencyKey = idempotencyKey,
+            IdempotencyKey = idempotency?.Key,
             CreatedAt = message.RequestedAt,
             RequestJson = request.ToJsonString(),
-            ResolvedJson = LedgerJson.Serialize(new { message.ModelName, message.Ref, message.ServeImage, message.WaitReadySeconds, message.IsRollback }),
+            ResolvedJson = WithFingerprint(LedgerJson.ToObject(new { message.ModelName, message.Ref, message.ServeImage, message.WaitReadySeconds, message.IsRollback }), idempotency),
         };
-        return await InsertAsync(job, OutboxMessages.Publish(job.Id, message, message.RequestedAt), cancellationToken);
+        return await InsertAsync(job, OutboxMessages.Publish(job.Id, message, message.RequestedAt), idempotency, cancellationToken);
     }
 
-    private async Task<CreateResult> InsertAsync(Job job, OutboxMessage outbox, CancellationToken cancellationToken)
+    /// <summary>Where a job keeps the fingerprint of the request its idempotency key was first used with (inside its resolved document; no column of its own).</summary>
+    public const string FingerprintProperty = "request_sha256";
+
+    private static string WithFingerprint(JsonObject resolved, IdempotencyRequest? idempotency)
     {
-        if (job.IdempotencyKey is { } key && await FindByIdempotencyKeyAsync(key, cancellationToken) is { } existing)
+        if (idempotency is not null)
         {
-            return new CreateResult(existing, false);
+            resolved[FingerprintProperty] = idempotency.Fingerprint;
+        }
+        return resolved.ToJsonString(LedgerJson.Api);
+    }
+
+    /// <summary>The job a key was first used for, if it was this same request; a different request → <see cref="IdempotencyConflictException"/>.</summary>
+    private static Job SameRequest(Job existing, IdempotencyRequest idempotency)
+    {
+        // Jobs written before fingerprints were kept have none: they match as they always did.
+        var stored = LedgerJson.Parse(existing.ResolvedJson)?[FingerprintProperty]?.GetValue<string>();
+        return stored is null || string.Equals(stored, idempotency.Fingerprint, StringComparison.Ordinal)
+            ? existing
+            : throw new IdempotencyConflictException(existing);
+    }
+
+    private async Task<CreateResult> InsertAsync(Job job, OutboxMessage outbox, IdempotencyRequest? idempotency, CancellationToken cancellationToken)
+    {
+        if (idempotency is not null && await FindByIdempotencyKeyAsync(idempotency.Key, cancellationToken) is { } existing)
+        {
+            return new CreateResult(SameRequest(existing, idempotency), false);
         }
 
         try
@@ -132,12 +156,12 @@ public sealed class JobLedger(
             // neither lose the dispatch nor dispatch a job that does not exist.
             await writer.WriteAsync(job, outbox).WaitAsync(cancellationToken);
         }
-        catch (DbUpdateException) when (job.IdempotencyKey is { } raced)
+        catch (DbUpdateException) when (idempotency is not null)
         {
             // Another request with the same key won the race.
-            if (await FindByIdempotencyKeyAsync(raced, cancellationToken) is { } winner)
+            if (await FindByIdempotencyKeyAsync(idempotency.Key, cancellationToken) is { } winner)
             {
-                return new CreateResult(winner, false);
+                return new CreateResult(SameRequest(winner, idempotency), false);
             }
             throw;
         }
@@ -220,9 +244,15 @@ public sealed class JobLedger(
             var stateBefore = job.State;
             var phaseBefore = job.Phase;
             var addsOutbox = db.Outbox.Local.Count;
+            var (resultBefore, finishedBefore) = (job.TrainResultJson, job.FinishedAt);
             if (!change(job, db, time.GetUtcNow()))
             {
                 return job;
+            }
+            if (job.TrainResultJson is not null && (job.TrainResultJson != resultBefore || job.FinishedAt != finishedBefore))
+            {
+                // The versions aggregate moves with the result, in the same transaction.
+                await ModelVersionSummary.UpsertAsync(db, job, cancellationToken);
             }
             job.Revision++;
             try
@@ -304,9 +334,9 @@ public sealed class JobLedger(
         Environment = EnvironmentNames.Redact(r.Environment),
         Parameters = EnvironmentNames.Redact(r.Parameters),
         r.ModelName,
-        r.Command,
-        r.ServeCommand,
-        Dataset = r.DatasetUri,
+        Command = r.Command?.Select(SecretRedaction.RedactValue).ToList(),
+        ServeCommand = r.ServeCommand?.Select(SecretRedaction.RedactValue).ToList(),
+        Dataset = r.DatasetUri is null ? null : SecretRedaction.RedactValue(r.DatasetUri),
         r.Resources,
         r.AutoRoll,
     };

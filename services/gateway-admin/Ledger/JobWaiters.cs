@@ -80,15 +80,20 @@ public sealed class JobStateChangedConsumer(JobWaiters waiters) : IConsumer<JobS
 }
 
 /// <summary>One temporary endpoint per replica: every replica sees every change.</summary>
-public sealed class JobStateChangedConsumerDefinition : ConsumerDefinition<JobStateChangedConsumer>
+public sealed class JobStateChangedConsumerDefinition(GatewayAdminInstance instance)
+    : PerReplicaConsumerDefinition<JobStateChangedConsumer>("job-state", instance);
+
+/// <summary>A consumer on its own temporary endpoint per replica (<c>gateway-admin.{name}.{replica}</c>): every replica gets every message.</summary>
+public abstract class PerReplicaConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
+    where TConsumer : class, IConsumer
 {
-    public JobStateChangedConsumerDefinition(GatewayAdminInstance instance)
+    protected PerReplicaConsumerDefinition(string name, GatewayAdminInstance instance)
     {
-        var name = $"gateway-admin.job-state.{instance.Id}";
-        EndpointName = name;
+        var endpoint = $"gateway-admin.{name}.{instance.Id}";
+        EndpointName = endpoint;
         Endpoint(e =>
         {
-            e.Name = name;
+            e.Name = endpoint;
             e.Temporary = true;
         });
     }

@@ -99,6 +99,9 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
 
     public DbSet<Job> Jobs => Set<Job>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+    public DbSet<ModelVersionSummary> ModelVersions => Set<ModelVersionSummary>();
+    public DbSet<Continuous.ContinuousTrainerState> ContinuousTrainers => Set<Continuous.ContinuousTrainerState>();
+    public DbSet<Continuous.ContinuousRun> ContinuousRuns => Set<Continuous.ContinuousRun>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -125,6 +128,8 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             outbox.Property(o => o.MessageType).HasMaxLength(100);
             outbox.Property(o => o.Destination).HasMaxLength(200);
         });
+        Continuous.ContinuousModel.Configure(modelBuilder);
+        ModelVersionSummary.Configure(modelBuilder);
 
         if (!Database.IsNpgsql())
         {

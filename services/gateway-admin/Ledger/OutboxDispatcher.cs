@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using RouteIQ.Contracts;
 
 namespace RouteIQ.GatewayAdmin.Ledger;
 
@@ -14,6 +15,7 @@ public sealed class OutboxDispatcher(
     IDbContextFactory<LedgerDbContext> contexts,
     OutboxSignal signal,
     IBus bus,
+    TimeProvider time,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private const int BatchSize = 200;
@@ -83,6 +85,15 @@ public sealed class OutboxDispatcher(
             // this transaction, so nobody else can have sent or removed them meanwhile.
             var ids = rows.Select(r => r.Id).ToList();
             await db.Outbox.Where(o => ids.Contains(o.Id)).ExecuteDeleteAsync(cancellationToken);
+            // A roll (or rollback) job runs from the moment rollout has its request: "running · rolling", not "queued"
+            // until its outcome (a train job becomes running when its runner says so, and is past queued when it rolls).
+            var rolls = rows.Where(r => r.MessageType == nameof(RollRequested)).Select(r => r.JobId).ToList();
+            if (rolls.Count > 0)
+            {
+                var now = time.GetUtcNow();
+                await db.Jobs.Where(j => rolls.Contains(j.Id) && j.State == JobStates.Queued)
+                    .ExecuteUpdateAsync(j => j.SetProperty(x => x.State, JobStates.Running).SetProperty(x => x.StartedAt, now), cancellationToken);
+            }
             await transaction.CommitAsync(cancellationToken);
             return rows.Count;
         });

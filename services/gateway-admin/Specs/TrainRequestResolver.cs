@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using RouteIQ.Contracts;
+using RouteIQ.RouterTrainer;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Specs;
 
@@ -16,6 +18,9 @@ public sealed record TrainBody
 
     /// <summary>Ours: a dataset id or URI to attach, overriding the spec's <c>dataset</c>.</summary>
     public string? Dataset { get; init; }
+
+    /// <summary>The request's <c>promotion</c> block, overriding the spec's for this rollout.</summary>
+    public Promotion? Promotion { get; init; }
 }
 
 /// <summary>Everything a train request resolved to: what <see cref="TrainRequested"/> carries.</summary>
@@ -35,6 +40,7 @@ public sealed record ResolvedTrain
     public string? DatasetUri { get; init; }
     public ResourceLimits? Resources { get; init; }
     public bool AutoRoll { get; init; }
+    public Promotion? Promotion { get; init; }
 }
 
 /// <summary>A request the spec page rejects: the HTTP status, the compatible <c>error</c> text and its fields.</summary>
@@ -97,12 +103,23 @@ public static class TrainRequestResolver
 
         var environment = new Dictionary<string, string>(spec.Env, StringComparer.Ordinal);
         var parameters = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var builtInTrainer = IsBuiltInTrainer(image, spec.Command);
         foreach (var (name, value) in body.Parameters)
         {
             if (!EnvironmentNames.IsValid(name))
             {
                 return Fail(400, $"invalid parameter name '{name}': parameter names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)",
                     ("field", $"parameters.{name}"), ("trainer", trainer));
+            }
+            // The runner's variables decide what the process loads, runs and writes: never a caller's to set.
+            if (RunnerOwnedVariables.IsRunnerOwned(name))
+            {
+                return Fail(400, RunnerOwnedVariables.Problem(name), ("field", $"parameters.{name}"), ("trainer", trainer));
+            }
+            // What the built-in trainer would refuse at start (exit 2) is refused here, before any job exists.
+            if (builtInTrainer && TrainerSettingNames.Problem(name) is { } unknown)
+            {
+                return Fail(400, $"parameter '{name}': {unknown}", ("field", $"parameters.{name}"), ("trainer", trainer));
             }
             var text = ToEnvironmentValue(value);
             parameters[name] = text;
@@ -135,6 +152,7 @@ public static class TrainRequestResolver
             DatasetUri = string.IsNullOrWhiteSpace(body.Dataset) ? spec.Dataset : body.Dataset.Trim(),
             Resources = spec.Resources,
             AutoRoll = spec.AutoRoll,
+            Promotion = body.Promotion ?? spec.Promotion,
         }, null);
     }
 
@@ -176,6 +194,21 @@ public static class TrainRequestResolver
         "false" or "False" or "FALSE" or "0" => false,
         _ => null,
     };
+
+    /// <summary><c>routeiq/router-trainer</c> (any tag or registry) run without a command of the spec's own.</summary>
+    public static bool IsBuiltInTrainer(string image, IReadOnlyList<string>? command)
+    {
+        if (command is { Count: > 0 })
+        {
+            return false;
+        }
+        var colon = image.LastIndexOf(':');
+        var repository = colon > image.LastIndexOf('/') ? image[..colon] : image;
+        return repository.Equals(BuiltInTrainerImage, StringComparison.OrdinalIgnoreCase)
+            || repository.EndsWith("/" + BuiltInTrainerImage, StringComparison.OrdinalIgnoreCase);
+    }
+
+    public const string BuiltInTrainerImage = "routeiq/router-trainer";
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

@@ -27,6 +27,12 @@ public sealed record TrainerSpec
     public string? Dataset { get; init; }
     public bool AutoRoll { get; init; }
     public ResourceLimits? Resources { get; init; }
+
+    /// <summary>How a version of this trainer is promoted (gate, shadow, canary); null = blue/green switch.</summary>
+    public Promotion? Promotion { get; init; }
+
+    /// <summary>The <c>continuous</c> block (continuous training), if any.</summary>
+    public Continuous.ContinuousSpec? Continuous { get; init; }
 }
 
 /// <summary>Why one spec file was not (or not entirely) loaded: file, line, column, reason.</summary>

@@ -17,7 +17,8 @@ public static partial class TrainerSpecParser
     private static readonly HashSet<string> KnownKeys =
     [
         "trainer_image", "image_options", "serve_image", "serve_image_options", "timeout", "gpus", "env",
-        "model_name", "command", "serve_command", "dataset", "auto_roll", "resources",
+        "model_name", "command", "serve_command", "dataset", "auto_roll", "resources", "promotion",
+        "continuous",
     ];
 
     public sealed record Result(IReadOnlyList<TrainerSpec> Trainers, IReadOnlyList<SpecLoadError> Errors);
@@ -187,6 +188,17 @@ public static partial class TrainerSpecParser
                     break;
                 case "resources":
                     spec = spec with { Resources = Resources(value, Fail) };
+                    break;
+                case "promotion":
+                    var (promotion, problem) = Api.RolloutsPromotion.Parse(value);
+                    if (problem is { } p)
+                    {
+                        Fail(value, $"{p.Field}: {p.Problem}");
+                    }
+                    spec = spec with { Promotion = promotion };
+                    break;
+                case "continuous":
+                    spec = spec with { Continuous = Continuous.ContinuousSpecParser.Parse(value, Fail) };
                     break;
                 default:
                     var known = string.Join(", ", KnownKeys.Order(StringComparer.Ordinal));
@@ -362,7 +374,7 @@ public static partial class TrainerSpecParser
     [GeneratedRegex(@"\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(:-(?<default>[^}]*))?\}")]
     private static partial Regex VariablePattern();
 
-    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)\s*(?<unit>[bkmgtBKMGT]?)(i?[bB]?)$")]
+    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)\s*(?<unit>[bkmgtBKMGT]?)(i?[bB]?)\z")]
     private static partial Regex MemoryPattern();
 }
 
@@ -371,17 +383,14 @@ public static partial class EnvironmentNames
     public static bool IsValid(string name) => NamePattern().IsMatch(name);
 
     /// <summary>Names that look secret: their values never leave the server.</summary>
-    public static bool LooksSecret(string name)
-    {
-        var upper = name.ToUpperInvariant();
-        return upper.Contains("KEY") || upper.Contains("SECRET") || upper.Contains("TOKEN") || upper.Contains("PASSWORD");
-    }
+    public static bool LooksSecret(string name) => ServiceDefaults.SecretRedaction.LooksSecretName(name);
 
-    public const string Redacted = "***";
+    public const string Redacted = ServiceDefaults.SecretRedaction.Mask;
 
+    /// <summary>As shown: secret-looking names masked, other values redacted by value (credentials in URLs, password= pairs, tokens).</summary>
     public static Dictionary<string, string?> Redact<T>(IEnumerable<KeyValuePair<string, T>> env)
-        => env.ToDictionary(kv => kv.Key, kv => kv.Value is null ? null : LooksSecret(kv.Key) ? Redacted : kv.Value.ToString());
+        => ServiceDefaults.SecretRedaction.RedactEnvironment(env);
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]
     private static partial Regex NamePattern();
 }

@@ -56,6 +56,7 @@ public sealed class TrainCompletedConsumer(ModelRegistry registry, RolloutCoordi
                 Ref = version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ServeImage = message.ServeImage,
                 ServeCommand = message.ServeCommand,
+                Promotion = message.Promotion,
                 WaitReadySeconds = message.WaitReadySeconds,
                 Alias = message.Alias,
                 TrainJobId = message.JobId,

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using RouteIQ.Artifacts;
 using RouteIQ.Contracts;
@@ -21,13 +20,13 @@ public sealed partial class ModelRegistry(
     TimeProvider time,
     ILogger<ModelRegistry> logger)
 {
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
-    public static partial Regex ModelNamePattern();
+    /// <summary>The shared identifier rules (<see cref="Identifiers"/>): no trailing newline or path segment slips through.</summary>
+    public static bool IsValidModelName(string? name) => Identifiers.IsValid(name);
 
     /// <summary>Registers the output of <paramref name="completed"/>; a redelivery returns the version already registered.</summary>
     public async Task<ModelVersion> RegisterAsync(TrainCompleted completed, CancellationToken cancellationToken)
     {
-        if (!ModelNamePattern().IsMatch(completed.ModelName ?? ""))
+        if (!IsValidModelName(completed.ModelName))
         {
             throw new RegistryException(422, $"ModelName '{completed.ModelName}' is not a valid model name ([A-Za-z0-9][A-Za-z0-9_.-]{{0,127}})");
         }

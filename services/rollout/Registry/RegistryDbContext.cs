@@ -12,6 +12,7 @@ public sealed class RegistryDbContext(DbContextOptions<RegistryDbContext> option
     public DbSet<ModelVersion> Versions => Set<ModelVersion>();
     public DbSet<ModelAlias> Aliases => Set<ModelAlias>();
     public DbSet<Deployment> Deployments => Set<Deployment>();
+    public DbSet<RolloutRecord> Rollouts => Set<RolloutRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -51,7 +52,50 @@ public sealed class RegistryDbContext(DbContextOptions<RegistryDbContext> option
             e.HasIndex(d => d.Sequence).IsUnique();
             e.HasIndex(d => d.RollJobId);
         });
+
+        modelBuilder.Entity<RolloutRecord>(e =>
+        {
+            e.ToTable("rollouts");
+            e.HasKey(r => r.Id);
+            e.Property(r => r.ModelName).HasMaxLength(128);
+            e.Property(r => r.State).HasMaxLength(32);
+            e.Property(r => r.Strategy).HasMaxLength(64);
+            e.HasIndex(r => new { r.ModelName, r.State });
+            e.HasIndex(r => r.StartedAt);
+        });
     }
+}
+
+/// <summary>
+/// One promotion (gate, shadow, canary) of a version; its id is the roll's job id. Persisted at
+/// each state or step change, so a restarted rollout service finds what was in flight.
+/// </summary>
+public sealed class RolloutRecord
+{
+    public Guid Id { get; set; }
+    public required string ModelName { get; set; }
+    public int? FromVersion { get; set; }
+    public int ToVersion { get; set; }
+    public required string Strategy { get; set; }
+
+    /// <summary>See <see cref="Rollouts.RolloutStates"/>.</summary>
+    public required string State { get; set; }
+
+    public int Step { get; set; } = -1;
+    public double Weight { get; set; }
+    public bool Paused { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public string? Reason { get; set; }
+    public required string PromotionJson { get; set; }
+    public string? StatsJson { get; set; }
+    public string? HistoryJson { get; set; }
+
+    /// <summary>The candidate server's deployment id (its serving workload's label) while it runs.</summary>
+    public Guid? CandidateDeploymentId { get; set; }
+
+    public string? CandidateServerUrl { get; set; }
+    public Guid? TrainJobId { get; set; }
 }
 
 /// <summary>A model and the next version number it hands out.</summary>

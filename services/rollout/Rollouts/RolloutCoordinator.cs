@@ -31,6 +31,7 @@ public sealed class RolloutCoordinator(
     IOptions<RolloutOptions> options,
     IConfiguration configuration,
     IArtifactStore store,
+    PromotionRunner promotions,
     TimeProvider time,
     ILogger<RolloutCoordinator> logger)
 {
@@ -83,13 +84,21 @@ public sealed class RolloutCoordinator(
                     ? await DefaultModelAsync(cancellationToken) ?? throw new RegistryException(409, "no previous deployment recorded for rollback")
                     : throw new RegistryException(400, "ModelName is required for a roll");
             }
-            if (!ModelRegistry.ModelNamePattern().IsMatch(model))
+            if (!ModelRegistry.IsValidModelName(model))
             {
                 throw new RegistryException(400, $"ModelName '{model}' is not a valid model name");
             }
+            if (await promotions.FindAsync(command.JobId, cancellationToken) is { } ended && RolloutStates.IsTerminal(ended.State) && ended.State != RolloutStates.Promoted)
+            {
+                // A redelivery of a roll whose rollout already ended (rolled back, aborted, failed).
+                await bus.Publish(Failed(command, model, ended.ToVersion, 422, ended.Reason ?? ended.State), cancellationToken);
+                return;
+            }
 
+            // One rollout per model: 409 while one is in flight; a promotion is recorded before it waits for the lock.
+            var rollout = await promotions.BeginAsync(command, model, cancellationToken);
             using var modelLock = await LockModelAsync(model, cancellationToken);
-            var deployment = await RollLockedAsync(command, model, v => version = v, cancellationToken);
+            var deployment = await RollLockedAsync(command, model, rollout, bus, v => version = v, cancellationToken);
             await bus.Publish(RolledOut(deployment, command), cancellationToken);
         }
         catch (Exception ex) when (ex is RegistryException or ManifestVerificationException && !cancellationToken.IsCancellationRequested)
@@ -97,16 +106,22 @@ public sealed class RolloutCoordinator(
             var status = ex is RegistryException r ? r.StatusCode : 422;
             var reason = ex is ManifestVerificationException ? $"manifest verification failed: {ex.Message}" : ex.Message;
             logger.LogWarning("Roll {JobId} of {Model} failed ({Status}): {Reason}", command.JobId, model, status, reason);
+            if (status != 409 || !reason.StartsWith("a rollout of ", StringComparison.Ordinal))
+            {
+                await promotions.FailIfInFlightAsync(command.JobId, reason, bus);
+            }
             await bus.Publish(Failed(command, model, version, status, reason), cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             logger.LogError(ex, "Roll {JobId} of {Model} failed unexpectedly", command.JobId, model);
+            await promotions.FailIfInFlightAsync(command.JobId, $"rollout error: {ex.Message}", bus);
             await bus.Publish(Failed(command, model, version, 500, $"rollout error: {ex.Message}"), cancellationToken);
         }
     }
 
-    private async Task<Deployment> RollLockedAsync(RollRequested command, string model, Action<int> resolved, CancellationToken cancellationToken)
+    private async Task<Deployment> RollLockedAsync(RollRequested command, string model, RolloutRecord? rollout, IPublishEndpoint bus,
+        Action<int> resolved, CancellationToken cancellationToken)
     {
         // The roll waited for the lock: a redelivery may have been completed by the holder.
         if (await FindByRollJobAsync(command.JobId, cancellationToken) is { } done)
@@ -143,12 +158,23 @@ public sealed class RolloutCoordinator(
 
         // Refuse a tampered or (with a key configured) unsigned version before anything starts.
         var verified = await publisher.VerifyRegisteredAsync(model, version, cancellationToken);
+        if (rollout is not null)
+        {
+            // The offline gate: a failure stops here, before any server starts or any traffic moves.
+            await promotions.GateAsync(rollout, command.Promotion!, model, version, active, bus, cancellationToken);
+        }
 
         var deploymentId = Guid.NewGuid();
         var started = await serving.StartAsync(new ServeSpec(deploymentId, model, version, serveImage, serveCommand, command.WaitReadySeconds), cancellationToken);
         var switched = false;
         try
         {
+            if (rollout is not null)
+            {
+                // Shadow and canary steps against the recorded production server; returns when the candidate may be switched in.
+                await promotions.RunTrafficAsync(rollout, command.Promotion!, routes.Find(model) is { } baseline && active is not null ? baseline : null,
+                    version, started.ServerUrl, deploymentId, bus, cancellationToken);
+            }
             CrashPoint("before-publish");
             var published = await publisher.PublishAsync(model, version, verified, cancellationToken);
             CrashPoint("after-publish");
@@ -194,6 +220,10 @@ public sealed class RolloutCoordinator(
             }
             logger.LogInformation("{Model} v{Version} rolled out (deployment {DeploymentId}, previous v{PreviousVersion}, rollback {IsRollback})",
                 model, version, deployment.Id, active?.Version, command.IsRollback);
+            if (rollout is not null)
+            {
+                await promotions.PromotedAsync(rollout, bus);
+            }
             return deployment;
         }
         catch (Exception)

@@ -21,6 +21,8 @@ public sealed class RolloutReconciler(
     ServingManager serving,
     StableRouteTable routes,
     RolloutReadiness readiness,
+    PromotionRunner promotions,
+    IServiceProvider services,
     IOptions<RolloutOptions> options,
     ILogger<RolloutReconciler> logger) : BackgroundService
 {
@@ -97,6 +99,10 @@ public sealed class RolloutReconciler(
 
     public async Task ReconcileAsync(CancellationToken cancellationToken)
     {
+        // A canary or shadow in flight when rollout stopped is rolled back: the routes restored
+        // below carry no split and its candidate server is an orphan removed below.
+        await promotions.RecoverAsync(services.GetService<MassTransit.IBus>(), cancellationToken);
+
         List<Deployment> active;
         await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         {

@@ -72,7 +72,7 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
                 }
                 var seq = ++_seq;
                 var (current, defaultModel) = routes.Snapshot();
-                var table = new RouteTableMessage(seq, defaultModel, current.Select(r => new RouteEntry(r.Model, r.Version, r.ServerUrl)).ToList());
+                var table = new RouteTableMessage(seq, defaultModel, current.Select(EdgeProtocol.ToEntry).ToList());
                 if (await edge.SendAsync(EdgeProtocol.Serialize(table), seq, AckTimeout, timeout.Token))
                 {
                     return;
@@ -206,6 +206,32 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
         return File.Exists(candidate) ? candidate : null;
     }
 
+    /// <summary>
+    /// The edge's whole environment: the few variables any process needs (PATH, HOME, locale,
+    /// the dotnet root: the same the process launcher passes to workloads), its runtime tuning
+    /// and <c>RouteIQ:Rollout:EdgeEnvironment</c>. Nothing else of rollout's environment (admin
+    /// keys, signing keys, store and database credentials) reaches it.
+    /// </summary>
+    internal static Dictionary<string, string> ChildEnvironment(IReadOnlyDictionary<string, string> configured)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in Workloads.ProcessWorkloadLauncher.InheritedVariables)
+        {
+            if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
+            {
+                environment[name] = value;
+            }
+        }
+        // The edge's whole request path may run on its socket I/O threads: nothing in it blocks.
+        environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
+        environment["DOTNET_gcServer"] = "0";
+        foreach (var (name, value) in configured)
+        {
+            environment[name] = value;
+        }
+        return environment;
+    }
+
     /// <summary>One edge process: its stdin, its event stream, its exit.</summary>
     private sealed class Instance : IAsyncDisposable
     {
@@ -243,10 +269,8 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
             {
                 start.ArgumentList.Add(arg);
             }
-            // The edge's whole request path may run on its socket I/O threads: nothing in it blocks.
-            start.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
-            start.Environment["DOTNET_gcServer"] = "0";
-            foreach (var (name, value) in environment)
+            start.Environment.Clear();
+            foreach (var (name, value) in ChildEnvironment(environment))
             {
                 start.Environment[name] = value;
             }
@@ -314,6 +338,10 @@ internal sealed class EdgeProcess(StableRoutes routes, Uri publicUrl, long maxRe
                     else if (e?.Ack is { } seq && seq >= Volatile.Read(ref _ackSeq))
                     {
                         Volatile.Read(ref _ack)?.TrySetResult(true);
+                    }
+                    else if (e?.Stats is { } stats)
+                    {
+                        _routes.Reported[stats.Model] = stats;
                     }
                     else if (e?.Forwarded is { } f && _routes.Find(f.Model) is { } route
                              && route.Version == f.Version && route.ServerUrl == f.Url)

@@ -28,6 +28,7 @@ public sealed class ServingManager(
     IArtifactStore store,
     IOptions<RolloutOptions> options,
     IOptions<RouteIQOptions> routeiq,
+    ManifestSigning signing,
     ILogger<ServingManager> logger) : IAsyncDisposable
 {
     public const string RoleLabel = "routeiq.role";
@@ -70,8 +71,18 @@ public sealed class ServingManager(
             environment["SERVE_MODEL_URI"] = store.GetUri(versionKey);
         }
         environment["SERVE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        if ((options.Value.ServeHost ?? (launcher.Kind == "process" ? "127.0.0.1" : null)) is { } host)
+        {
+            environment.TryAdd("SERVE_HOST", host);
+        }
         environment["ROUTEIQ_MODEL"] = spec.Model;
         environment["ROUTEIQ_MODEL_VERSION"] = spec.Version.ToString(CultureInfo.InvariantCulture);
+        // The server verifies every manifest it loads (first load and each hot reload) with the
+        // key rollout signs with, so bytes changed in the store after the roll are never served.
+        foreach (var (name, value) in signing.ServerEnvironment)
+        {
+            environment[name] = value;
+        }
 
         var workloadSpec = new WorkloadSpec
         {

@@ -18,6 +18,9 @@ public sealed class StableRouteTable
 
     public ServerRoute? Find(string? model) => Local.Find(model);
 
+    /// <summary>The numbers of <paramref name="model"/>'s current traffic split (the edge process's latest report in process mode).</summary>
+    public SplitStatsReport? SplitStats(string model) => Local.SplitStats(model, reported: Sync is not null);
+
     /// <summary>Points <paramref name="route"/>'s model at its server in one atomic swap.</summary>
     public Task SetAsync(ServerRoute route, bool makeDefault, CancellationToken cancellationToken)
     {

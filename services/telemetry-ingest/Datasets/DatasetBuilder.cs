@@ -5,7 +5,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -37,9 +36,6 @@ public sealed partial class DatasetBuilder(
     public const string TestFile = "routing_test.jsonl";
     public const string LlmDataFile = "llm_data.json";
     public const string MetadataFile = "conversion_metadata.json";
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
-    private static partial Regex DatasetIdPattern();
 
     public async Task<DatasetInfo> BuildAsync(DatasetRequest request, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -135,9 +131,10 @@ public sealed partial class DatasetBuilder(
 
     private static void Validate(DatasetRequest request, string id)
     {
-        if (!DatasetIdPattern().IsMatch(id))
+        // The shared identifier rules (also what ArtifactKeys.Dataset applies), lower case as dataset ids always were.
+        if (Identifiers.Problem(id, "dataset_id", maxLength: 64) is not null || id.Any(char.IsAsciiLetterUpper))
         {
-            throw new DatasetRequestException("dataset_id", "must match [a-z0-9][a-z0-9._-]{0,63}");
+            throw new DatasetRequestException("dataset_id", "must be 1-64 of [a-z0-9._-], starting with a letter or digit, without '..'");
         }
         if (request.TestSplit is < 0 or >= 1 || double.IsNaN(request.TestSplit))
         {
@@ -151,6 +148,22 @@ public sealed partial class DatasetBuilder(
             || l.DefaultQuality is < 0 or > 1))
         {
             throw new DatasetRequestException("labels", "weights must be ≥ 0, latency_scale_seconds > 0, default_quality in [0, 1]");
+        }
+        if (request.Labels?.Feedback is { Mean: false } feedback)
+        {
+            var precedence = feedback.Precedence ?? [];
+            if (precedence.Count == 0)
+            {
+                throw new DatasetRequestException("labels.feedback.precedence", $"must list at least one source of {string.Join(", ", FeedbackSources.DefaultPrecedence)}");
+            }
+            if (precedence.FirstOrDefault(p => !FeedbackSources.IsKnown(p)) is { } unknown)
+            {
+                throw new DatasetRequestException("labels.feedback.precedence", $"unknown source '{unknown}' (expected {string.Join(", ", FeedbackSources.DefaultPrecedence)})");
+            }
+            if (precedence.Distinct(StringComparer.Ordinal).Count() != precedence.Count)
+            {
+                throw new DatasetRequestException("labels.feedback.precedence", "lists a source twice");
+            }
         }
     }
 
@@ -182,6 +195,7 @@ public sealed partial class DatasetBuilder(
         var embeddingIds = new Dictionary<UInt128, int>();
         var seedMix = SplitMix((ulong)(uint)request.Seed ^ 0x9E3779B97F4A7C15UL);
         var splitThreshold = request.TestSplit >= 1 ? ulong.MaxValue : (ulong)(request.TestSplit * 18446744073709551616.0);
+        var aggregation = labels.Feedback ?? FeedbackLabels.Default;
 
         await using var train = new FileStream(Path.Combine(temp, TrainFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
         await using var test = new FileStream(Path.Combine(temp, TestFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
@@ -192,17 +206,21 @@ public sealed partial class DatasetBuilder(
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var connection = db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(cancellationToken);
+        var grades = await GradeIndex.LoadAsync(db, connection, stats, cancellationToken);
+
         await using var command = connection.CreateCommand();
         var table = db.Database.IsNpgsql() ? $"\"{TelemetryDbContext.Schema}\".\"decisions\"" : "decisions";
         command.CommandText =
             "SELECT event_id, kind, source, contract_version, trace_id, span_id, strategy_name, strategy_version, " +
             "selected_deployment, requested_model, outcome_status, candidate_count, total_ms, input_tokens, output_tokens, " +
-            $"performance, query_text FROM {table} WHERE timestamp_ms >= @since AND timestamp_ms < @until ORDER BY timestamp_ms, event_id";
+            $"performance, query_text, selection_probability FROM {table} WHERE timestamp_ms >= @since AND timestamp_ms < @until ORDER BY timestamp_ms, event_id";
         AddParameter(command, "@since", since);
         AddParameter(command, "@until", until);
+        var byModel = new SortedDictionary<string, List<Grade>>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
+            var eventId = reader.GetString(0);
             var kind = reader.GetString(1);
             var source = reader.GetString(2);
             var strategy = Nullable(reader, 6);
@@ -223,63 +241,69 @@ public sealed partial class DatasetBuilder(
             var queryText = Nullable(reader, 16);
             var query = queryText ?? (traceId is not null && spanId is not null
                 ? $"routing_decision:{traceId}:{spanId}"
-                : $"routing_decision:{reader.GetString(0)}");
+                : $"routing_decision:{eventId}");
+
+            // The grades of this decision, per graded model (null model_name = the selected one).
+            byModel.Clear();
+            if (grades.Join(eventId, traceId, spanId, stats) is { } joined)
+            {
+                foreach (var grade in joined)
+                {
+                    var graded = grade.Model ?? model;
+                    if (!byModel.TryGetValue(graded, out var list))
+                    {
+                        byModel[graded] = list = [];
+                    }
+                    list.Add(grade);
+                }
+                stats.GradedDecisions++;
+            }
 
             SHA256.HashData(Encoding.UTF8.GetBytes(query), hash);
             var key = BinaryPrimitives.ReadUInt128LittleEndian(hash);
-            if (!embeddingIds.TryGetValue(key, out var embeddingId))
-            {
-                embeddingId = embeddingIds.Count;
-                embeddingIds.Add(key, embeddingId);
-            }
             var isTest = SplitMix(BinaryPrimitives.ReadUInt64LittleEndian(hash.AsSpan(16)) ^ seedMix) < splitThreshold;
+            var target = isTest ? test : train;
 
             var totalMs = reader.IsDBNull(12) ? (double?)null : reader.GetDouble(12);
             long? inputTokens = reader.IsDBNull(13) ? null : reader.GetInt64(13);
             long? outputTokens = reader.IsDBNull(14) ? null : reader.GetInt64(14);
             double? own = reader.IsDBNull(15) ? null : reader.GetDouble(15);
-            var performance = Label(own, outcome, model, totalMs, inputTokens, outputTokens, labels, catalog);
+            double? selectionProbability = reader.IsDBNull(17) ? null : reader.GetDouble(17);
 
-            line.ResetWrittenCount();
-            json.Reset(line);
-            json.WriteStartObject();
-            json.WriteString("query", query);
-            json.WriteString("model_name", model);
-            json.WriteNumber("performance", performance);
-            json.WriteNumber("embedding_id", embeddingId);
-            if (request.IncludeRoutingMetadata)
+            // The logged observation: the selected model, labelled by its grades, else by the formula.
+            var written = false;
+            var selectedLabel = byModel.TryGetValue(model, out var selectedGrades) ? Aggregate(selectedGrades, aggregation, stats) : null;
+            if (selectedLabel is not null || !request.GradedOnly)
             {
-                WriteNullable(json, "strategy_name", strategy);
-                WriteNullable(json, "strategy_version", Nullable(reader, 7));
-                WriteNullable(json, "outcome_status", outcome);
-                json.WriteNumber("candidate_count", reader.GetInt32(11));
-                if (totalMs is { } ms)
+                var (performance, labelSource) = selectedLabel is { } l
+                    ? (l.Value, l.Source)
+                    : (Label(own, outcome, model, totalMs, inputTokens, outputTokens, labels, catalog), FormulaLabel);
+                if (selectionProbability is null)
                 {
-                    json.WriteNumber("response_time_ms", ms);
+                    stats.PropensityUnknown++;
                 }
-                else
-                {
-                    json.WriteNull("response_time_ms");
-                }
-                WriteNullable(json, "trace_id", traceId);
-                WriteNullable(json, "contract_version", Nullable(reader, 3));
-                WriteNullable(json, "input_tokens", inputTokens);
-                WriteNullable(json, "output_tokens", outputTokens);
-            }
-            json.WriteEndObject();
-            json.Flush();
-            var target = isTest ? test : train;
-            target.Write(line.WrittenSpan);
-            target.WriteByte((byte)'\n');
-
-            stats.Total++;
-            if (isTest)
-            {
-                stats.Test++;
+                WriteLine(model, performance, labelSource, selectionProbability ?? 1.0, shadow: false);
+                written = true;
             }
             else
             {
-                stats.Train++;
+                stats.SkippedUngraded++;
+            }
+            // Shadow grades: another model's answer to the same query, its own observation (it was
+            // evaluated on purpose, not chosen, so its propensity is 1).
+            foreach (var (gradedModel, list) in byModel)
+            {
+                if (gradedModel == model || Aggregate(list, aggregation, stats) is not { } shadowLabel)
+                {
+                    continue;
+                }
+                stats.Shadow++;
+                WriteLine(gradedModel, shadowLabel.Value, shadowLabel.Source, 1.0, shadow: true);
+                written = true;
+            }
+            if (!written)
+            {
+                continue;
             }
             if (kind == DecisionKinds.Legacy)
             {
@@ -297,15 +321,109 @@ public sealed partial class DatasetBuilder(
             {
                 stats.WithText++;
             }
-            stats.Models.Add(model);
             if (stats.Total % 50_000 == 0)
             {
                 progress?.Report(stats.Total);
+            }
+
+            void WriteLine(string lineModel, double performance, string labelSource, double propensity, bool shadow)
+            {
+                if (!embeddingIds.TryGetValue(key, out var embeddingId))
+                {
+                    embeddingId = embeddingIds.Count;
+                    embeddingIds.Add(key, embeddingId);
+                }
+                line.ResetWrittenCount();
+                json.Reset(line);
+                json.WriteStartObject();
+                json.WriteString("query", query);
+                json.WriteString("model_name", lineModel);
+                json.WriteNumber("performance", performance);
+                json.WriteNumber("embedding_id", embeddingId);
+                json.WriteNumber("propensity", propensity);
+                json.WriteString("label_source", labelSource);
+                if (request.IncludeRoutingMetadata)
+                {
+                    WriteNullable(json, "strategy_name", strategy);
+                    WriteNullable(json, "strategy_version", Nullable(reader, 7));
+                    WriteNullable(json, "outcome_status", shadow ? null : outcome);
+                    json.WriteNumber("candidate_count", reader.GetInt32(11));
+                    if (!shadow && totalMs is { } ms)
+                    {
+                        json.WriteNumber("response_time_ms", ms);
+                    }
+                    else
+                    {
+                        json.WriteNull("response_time_ms");
+                    }
+                    WriteNullable(json, "trace_id", traceId);
+                    WriteNullable(json, "contract_version", Nullable(reader, 3));
+                    WriteNullable(json, "input_tokens", shadow ? null : inputTokens);
+                    WriteNullable(json, "output_tokens", shadow ? null : outputTokens);
+                }
+                json.WriteEndObject();
+                json.Flush();
+                target.Write(line.WrittenSpan);
+                target.WriteByte((byte)'\n');
+
+                stats.Total++;
+                if (isTest)
+                {
+                    stats.Test++;
+                }
+                else
+                {
+                    stats.Train++;
+                }
+                stats.LabelSources[labelSource] = stats.LabelSources.GetValueOrDefault(labelSource) + 1;
+                stats.Models.Add(lineModel);
             }
         }
         stats.UniqueQueries = embeddingIds.Count;
         progress?.Report(stats.Total);
         return stats;
+    }
+
+    public const string FormulaLabel = "formula";
+
+    /// <summary>
+    /// The label of one (query, model) observation from its grades (in feedback_id order, so the sum
+    /// is the same whatever order they arrived in), or null when none counts under the aggregation.
+    /// </summary>
+    internal static (double Value, string Source)? Aggregate(List<Grade> grades, FeedbackLabels aggregation, BuildStats? stats = null)
+    {
+        if (aggregation.Mean)
+        {
+            var sum = 0.0;
+            var first = grades[0].Source;
+            var mixed = false;
+            foreach (var g in grades)
+            {
+                sum += g.Score;
+                mixed |= g.Source != first;
+            }
+            stats?.CountUsed(grades);
+            return (Math.Round(sum / grades.Count, 6), "feedback:" + (mixed ? "mean" : first));
+        }
+        foreach (var source in aggregation.Precedence ?? FeedbackSources.DefaultPrecedence)
+        {
+            double sum = 0;
+            var count = 0;
+            foreach (var g in grades)
+            {
+                if (g.Source == source)
+                {
+                    sum += g.Score;
+                    count++;
+                }
+            }
+            if (count > 0)
+            {
+                stats?.CountUsed(grades.Where(g => g.Source == source));
+                return (Math.Round(sum / count, 6), "feedback:" + source);
+            }
+        }
+        return null;
     }
 
     /// <summary>The label of one observation (see <see cref="LabelWeights"/>).</summary>
@@ -412,7 +530,9 @@ public sealed partial class DatasetBuilder(
             w.WriteNumber("seed", request.Seed);
             w.WriteString("split", "sha256(query) mixed with the seed; a query's records all go to one side");
             w.WriteBoolean("include_routing_metadata", request.IncludeRoutingMetadata);
+            w.WriteString("columns", "query, model_name, performance, embedding_id, propensity (in (0, 1]; 1.0 when unknown), label_source (feedback:<source> or formula)");
             w.WriteString("label_formula", Formula(labels));
+            WriteFeedbackMetadata(w, request, labels, stats);
             w.WritePropertyName("label_weights");
             JsonSerializer.Serialize(w, labels, TelemetryJson.Options);
             w.WriteStartObject("sha256");
@@ -424,6 +544,46 @@ public sealed partial class DatasetBuilder(
             w.WriteEndObject();
         }
         return stream.ToArray();
+    }
+
+    /// <summary>What was joined how (feedback-contract.md): grades per source, joins, orphans, graded and ungraded observations, propensities.</summary>
+    private static void WriteFeedbackMetadata(Utf8JsonWriter w, DatasetRequest request, LabelWeights labels, BuildStats stats)
+    {
+        static void Map(Utf8JsonWriter w, string name, SortedDictionary<string, long> map)
+        {
+            w.WriteStartObject(name);
+            foreach (var (key, count) in map)
+            {
+                w.WriteNumber(key, count);
+            }
+            w.WriteEndObject();
+        }
+
+        var joined = stats.GradesJoinedByEventId + stats.GradesJoinedBySpan;
+        w.WriteStartObject("feedback");
+        w.WriteString("aggregation", (labels.Feedback ?? FeedbackLabels.Default).Describe());
+        w.WriteString("join", "decision_event_id, else (trace_id, span_id); model_name null = the decision's selected model; a grade of another model is its own observation (shadow) with propensity 1");
+        w.WriteBoolean("graded_only", request.GradedOnly);
+        w.WriteNumber("grades_stored", stats.GradesStored);
+        Map(w, "grades_stored_by_source", stats.GradesStoredBySource);
+        w.WriteNumber("grades_joined", joined);
+        w.WriteNumber("grades_joined_by_decision_event_id", stats.GradesJoinedByEventId);
+        w.WriteNumber("grades_joined_by_trace_span", stats.GradesJoinedBySpan);
+        w.WriteNumber("grades_used", stats.GradesUsed);
+        Map(w, "grades_used_by_source", stats.GradesUsedBySource);
+        w.WriteNumber("grades_not_joined", stats.GradesStored - joined);
+        w.WriteString("grades_not_joined_means", "orphans (decision not stored yet) and grades of decisions outside this build's window or filters");
+        w.WriteNumber("graded_decisions", stats.GradedDecisions);
+        w.WriteNumber("graded_observations", stats.Total - stats.LabelSources.GetValueOrDefault(FormulaLabel));
+        w.WriteNumber("ungraded_observations", stats.LabelSources.GetValueOrDefault(FormulaLabel));
+        w.WriteNumber("shadow_observations", stats.Shadow);
+        w.WriteNumber("skipped_ungraded", stats.SkippedUngraded);
+        Map(w, "observations_by_label_source", stats.LabelSources);
+        w.WriteEndObject();
+        w.WriteStartObject("propensity");
+        w.WriteString("from", "custom_attributes.selection_probability of the decision; 1.0 when unknown; shadow observations 1.0");
+        w.WriteNumber("unknown", stats.PropensityUnknown);
+        w.WriteEndObject();
     }
 
     private async Task<ArtifactFile> PutAsync(string prefix, string name, string path, CancellationToken cancellationToken)
@@ -486,10 +646,121 @@ public sealed partial class DatasetBuilder(
         return x ^ (x >> 31);
     }
 
-    private sealed class BuildStats
+    internal sealed class BuildStats
     {
         public long Total, Train, Test, Decisions, Legacy, WithText, Placeholder, UniqueQueries, SkippedNoModel;
+        public long GradesStored, GradesJoinedByEventId, GradesJoinedBySpan, GradesUsed, GradedDecisions, Shadow, SkippedUngraded, PropensityUnknown;
         public SortedSet<string> Models { get; } = new(StringComparer.Ordinal);
+        public SortedDictionary<string, long> LabelSources { get; } = new(StringComparer.Ordinal);
+        public SortedDictionary<string, long> GradesStoredBySource { get; } = new(StringComparer.Ordinal);
+        public SortedDictionary<string, long> GradesUsedBySource { get; } = new(StringComparer.Ordinal);
+
+        public void CountUsed(IEnumerable<Grade> grades)
+        {
+            foreach (var g in grades)
+            {
+                GradesUsed++;
+                GradesUsedBySource[g.Source] = GradesUsedBySource.GetValueOrDefault(g.Source) + 1;
+            }
+        }
+    }
+
+    /// <summary>One stored grade, as the build joins it.</summary>
+    internal readonly record struct Grade(string FeedbackId, string? Model, double Score, string Source);
+
+    /// <summary>
+    /// Every stored grade, by the key it joins on (feedback-contract.md): <c>decision_event_id</c> when
+    /// it has one, else (<c>trace_id</c>, <c>span_id</c>). All grades whatever their date: a grade may
+    /// come days after its decision, or before it. Lists are in feedback_id order.
+    /// </summary>
+    internal sealed class GradeIndex
+    {
+        private sealed class Group(List<Grade> grades)
+        {
+            public List<Grade> Grades { get; } = grades;
+            public bool Joined { get; set; }
+        }
+
+        private readonly Dictionary<string, Group> _byEventId = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string, string), Group> _bySpan = [];
+        private readonly List<Grade> _merged = [];
+
+        public static async Task<GradeIndex> LoadAsync(TelemetryDbContext db, DbConnection connection, BuildStats stats, CancellationToken cancellationToken)
+        {
+            var index = new GradeIndex();
+            var names = new Dictionary<string, string>(StringComparer.Ordinal);
+            string? Intern(string? value) => value is null ? null : names.TryGetValue(value, out var v) ? v : names[value] = value;
+            await using var command = connection.CreateCommand();
+            var table = db.Database.IsNpgsql() ? $"\"{TelemetryDbContext.Schema}\".\"feedback\"" : "feedback";
+            command.CommandText = $"SELECT feedback_id, decision_event_id, trace_id, span_id, model_name, score, source FROM {table} ORDER BY feedback_id";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var grade = new Grade(reader.GetString(0), Intern(Nullable(reader, 4)), reader.GetDouble(5), Intern(reader.GetString(6))!);
+                stats.GradesStored++;
+                stats.GradesStoredBySource[grade.Source] = stats.GradesStoredBySource.GetValueOrDefault(grade.Source) + 1;
+                if (Nullable(reader, 1) is { } eventId)
+                {
+                    Add(index._byEventId, eventId, grade);
+                }
+                else if (Nullable(reader, 2) is { } traceId && Nullable(reader, 3) is { } spanId)
+                {
+                    Add(index._bySpan, (traceId, spanId), grade);
+                }
+            }
+            return index;
+        }
+
+        private static void Add<TKey>(Dictionary<TKey, Group> map, TKey key, Grade grade) where TKey : notnull
+        {
+            if (map.TryGetValue(key, out var group))
+            {
+                group.Grades.Add(grade);
+            }
+            else
+            {
+                map[key] = new Group([grade]);
+            }
+        }
+
+        /// <summary>The grades of one decision (in feedback_id order), or null when it has none.</summary>
+        public List<Grade>? Join(string eventId, string? traceId, string? spanId, BuildStats stats)
+        {
+            _byEventId.TryGetValue(eventId, out var byEvent);
+            Group? bySpan = null;
+            if (traceId is not null && spanId is not null)
+            {
+                _bySpan.TryGetValue((traceId, spanId), out bySpan);
+            }
+            foreach (var (group, isSpan) in new[] { (byEvent, false), (bySpan, true) })
+            {
+                if (group is { Joined: false })
+                {
+                    group.Joined = true;
+                    if (isSpan)
+                    {
+                        stats.GradesJoinedBySpan += group.Grades.Count;
+                    }
+                    else
+                    {
+                        stats.GradesJoinedByEventId += group.Grades.Count;
+                    }
+                }
+            }
+            if (bySpan is null)
+            {
+                return byEvent?.Grades;
+            }
+            if (byEvent is null)
+            {
+                return bySpan.Grades;
+            }
+            _merged.Clear();
+            _merged.AddRange(byEvent.Grades);
+            _merged.AddRange(bySpan.Grades);
+            _merged.Sort((a, b) => string.CompareOrdinal(a.FeedbackId, b.FeedbackId));
+            return _merged;
+        }
     }
 }
 

@@ -39,6 +39,9 @@ public sealed record DatasetRequest
 
     public LabelWeights? Labels { get; init; }
 
+    /// <summary>Only observations labelled by grades (feedback); decisions without one are left out instead of labelled by the formula.</summary>
+    public bool GradedOnly { get; init; }
+
     /// <summary>Inline model catalogue (LLMRouter candidates shape); default: <c>RouteIQ:Telemetry:ModelCatalogPath</c>.</summary>
     public Dictionary<string, ModelCatalogEntry>? ModelCatalog { get; init; }
 }
@@ -73,6 +76,76 @@ public sealed record LabelWeights
 
     /// <summary>quality_score for models the catalogue does not score.</summary>
     public double DefaultQuality { get; init; } = 0.5;
+
+    /// <summary>
+    /// How grades become a label (feedback-contract.md): <c>{"precedence": [...]}</c> — the mean of the
+    /// first source in the list that graded the observation (sources not listed are not used) — or
+    /// <c>"mean"</c> over every grade. Default: precedence user, judge, task, benchmark, heuristic.
+    /// </summary>
+    public FeedbackLabels? Feedback { get; init; }
+}
+
+/// <summary><c>labels.feedback</c>: <c>"mean"</c> or <c>{"precedence": ["user", "judge", …]}</c>.</summary>
+[JsonConverter(typeof(FeedbackLabelsConverter))]
+public sealed record FeedbackLabels
+{
+    public static readonly FeedbackLabels Default = new() { Precedence = Parsing.FeedbackSources.DefaultPrecedence };
+
+    /// <summary>The mean of every grade, whatever its source.</summary>
+    public bool Mean { get; init; }
+
+    public IReadOnlyList<string>? Precedence { get; init; }
+
+    public string Describe() => Mean
+        ? "mean of every grade of the (query, model) observation"
+        : $"mean of the grades of the first source present in precedence {string.Join(" > ", Precedence ?? [])}; sources not listed are not used";
+}
+
+public sealed class FeedbackLabelsConverter : JsonConverter<FeedbackLabels>
+{
+    public override FeedbackLabels Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString() == "mean"
+                ? new FeedbackLabels { Mean = true }
+                : throw new JsonException("labels.feedback: expected \"mean\" or {\"precedence\": [...]}");
+        }
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new JsonException("labels.feedback: expected \"mean\" or {\"precedence\": [...]}");
+        }
+        List<string>? precedence = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString();
+            reader.Read();
+            if (name != "precedence")
+            {
+                throw new JsonException($"labels.feedback: unknown key '{name}' (expected precedence)");
+            }
+            precedence = JsonSerializer.Deserialize<List<string>>(ref reader, options)
+                ?? throw new JsonException("labels.feedback.precedence: expected an array of sources");
+        }
+        return new FeedbackLabels { Precedence = precedence ?? throw new JsonException("labels.feedback.precedence: missing") };
+    }
+
+    public override void Write(Utf8JsonWriter writer, FeedbackLabels value, JsonSerializerOptions options)
+    {
+        if (value.Mean)
+        {
+            writer.WriteStringValue("mean");
+            return;
+        }
+        writer.WriteStartObject();
+        writer.WriteStartArray("precedence");
+        foreach (var source in value.Precedence ?? [])
+        {
+            writer.WriteStringValue(source);
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>One model of the catalogue (LLMRouter <c>llm_candidates</c> shape, plus an optional quality score).</summary>

@@ -8,13 +8,33 @@ namespace RouteIQ.TelemetryIngest.Inputs;
 /// <summary>One rejected item of a request: its position in the input and why.</summary>
 public sealed record IngestRejection(long Index, string Reason);
 
+/// <summary>Which contracts an input accepts.</summary>
+public enum EventKinds
+{
+    /// <summary>Decisions and grades, told apart by <c>contract_name</c> (files, <c>/admin/telemetry/events</c>).</summary>
+    Any,
+
+    /// <summary>Grades only (<c>POST /v1/feedback</c>, the feedback exchange).</summary>
+    Feedback,
+}
+
 /// <summary>What an ingestion call did.</summary>
 public sealed record IngestReport
 {
     public long Received { get; init; }
+    /// <summary>New decisions and grades stored.</summary>
     public long Stored { get; init; }
+
+    /// <summary>Decisions and grades already stored (same event_id / feedback_id), dropped.</summary>
     public long Duplicates { get; init; }
+
     public long Rejected { get; init; }
+
+    /// <summary>Of <see cref="Stored"/>: grades (<c>routeiq.router_feedback.v1</c>).</summary>
+    public long FeedbackStored { get; init; }
+
+    /// <summary>Of <see cref="Duplicates"/>: grades.</summary>
+    public long FeedbackDuplicates { get; init; }
 
     /// <summary>The first rejections (at most <see cref="IngestBatch.MaxReportedRejections"/>).</summary>
     public IReadOnlyList<IngestRejection> Rejections { get; init; } = [];
@@ -27,11 +47,12 @@ public sealed class IngestBatch(string source)
 
     public string Source { get; } = source;
     public List<RouterDecision> Decisions { get; } = [];
+    public List<RouterFeedback> Feedback { get; } = [];
     public List<RejectedEvent> Rejected { get; } = [];
     public List<IngestRejection> Rejections { get; } = [];
     public long Received { get; private set; }
 
-    public int Count => Decisions.Count + Rejected.Count;
+    public int Count => Decisions.Count + Feedback.Count + Rejected.Count;
 
     public void Add(ParseResult result, long index, Func<string> rawBody)
     {
@@ -39,6 +60,10 @@ public sealed class IngestBatch(string source)
         if (result.Decision is { } decision)
         {
             Decisions.Add(decision);
+        }
+        else if (result.Feedback is { } feedback)
+        {
+            Feedback.Add(feedback);
         }
         else
         {
@@ -62,19 +87,40 @@ public sealed class IngestBatch(string source)
     public void Clear()
     {
         Decisions.Clear();
+        Feedback.Clear();
         Rejected.Clear();
     }
 }
 
 /// <summary>The write path the HTTP inputs and importers share: one committed transaction per batch, with metrics and logs.</summary>
-public sealed class IngestService(DecisionParser parser, IDecisionWriter writer, IngestMetrics metrics, ILogger<IngestService> logger)
+public sealed class IngestService(DecisionParser parser, FeedbackParser feedbackParser, IDecisionWriter writer, IngestMetrics metrics,
+    IEnumerable<Drift.IStoredBatchObserver> observers, ILogger<IngestService> logger)
 {
     public DecisionParser Parser => parser;
 
+    public FeedbackParser FeedbackParser => feedbackParser;
+
+    /// <summary>
+    /// One event of either contract, told apart by its <c>contract_name</c> (<see cref="EventKinds.Any"/>),
+    /// or read as a grade whatever it says (<see cref="EventKinds.Feedback"/>: a decision there is rejected).
+    /// </summary>
+    public ParseResult Parse(ReadOnlySpan<byte> json, in DecisionContext context, EventKinds kinds = EventKinds.Any)
+        => kinds == EventKinds.Feedback || FeedbackParser.IsFeedback(json)
+            ? feedbackParser.Parse(json, context)
+            : parser.Parse(json, context);
+
     public async Task<WriteResult> WriteAsync(IngestBatch batch, CancellationToken cancellationToken)
     {
-        var result = await writer.WriteAsync(batch.Decisions, batch.Rejected, cancellationToken);
+        var result = await writer.WriteAsync(batch.Decisions, batch.Rejected, batch.Feedback, cancellationToken);
         metrics.Record(result, batch.Source);
+        foreach (var observer in observers)
+        {
+            observer.Stored(batch.Decisions, result.Inserted);
+            if (result.Grades is { Count: > 0 } grades)
+            {
+                observer.GradesStored(grades);
+            }
+        }
         if (result.Rejected > 0)
         {
             logger.LogWarning("{Source}: rejected {Rejected} event(s); first reason: {Reason}",
@@ -129,6 +175,7 @@ public sealed class CoalescingIngest(IngestService ingest)
         {
             taken.Add(next);
             merged.Decisions.AddRange(next.Batch.Decisions);
+            merged.Feedback.AddRange(next.Batch.Feedback);
             merged.Rejected.AddRange(next.Batch.Rejected);
         }
         try

@@ -25,15 +25,64 @@ public sealed record JaegerQuery(Uri BaseUrl, string Service, long StartMicros, 
 /// </summary>
 public sealed class JaegerImporter(HttpClient http, IngestService ingest, IOptions<TelemetryIngestOptions> options)
 {
+    /// <summary>Whether <paramref name="url"/>'s host is one a backfill may call (<c>RouteIQ:Telemetry:JaegerHosts</c>; loopback when empty).</summary>
+    public bool IsAllowed(Uri url)
+    {
+        var hosts = options.Value.JaegerHosts.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()).ToList();
+        if (hosts.Count == 0)
+        {
+            return url.IsLoopback;
+        }
+        var host = url.IdnHost.Trim('[', ']');
+        return hosts.Any(h => string.Equals(h.Trim('[', ']'), host, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(h, $"{url.Host}:{url.Port}", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// Queries Jaeger and imports the answer, read as it streams in up to
+    /// <c>RouteIQ:Telemetry:JaegerMaxResponseBytes</c>. Failures say only what status came back (or
+    /// that none did): never addresses, ports or socket errors, which would make this a port scanner.
+    /// </summary>
     public async Task<IngestReport> ImportAsync(JaegerQuery query, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var response = await http.GetAsync(query.ToUri(), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
+        if (!IsAllowed(query.BaseUrl))
         {
-            throw new JaegerImportException($"Jaeger answered {(int)response.StatusCode} {response.ReasonPhrase} for {query.ToUri().GetLeftPart(UriPartial.Path)}");
+            throw new JaegerHostNotAllowedException();
         }
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        return await ImportResponseAsync(stream, progress, cancellationToken);
+        var max = options.Value.JaegerMaxResponseBytes;
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.GetAsync(query.ToUri(), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new JaegerImportException("the Jaeger query service could not be reached");
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new JaegerImportException($"Jaeger answered HTTP {(int)response.StatusCode}");
+            }
+            if (response.Content.Headers.ContentLength > max)
+            {
+                throw new JaegerImportException($"Jaeger answered HTTP {(int)response.StatusCode} with a body over {max} bytes");
+            }
+            try
+            {
+                await using var stream = new CappedStream(await response.Content.ReadAsStreamAsync(cancellationToken), max);
+                return await ImportResponseAsync(stream, progress, cancellationToken);
+            }
+            catch (CappedStream.OverLimitException)
+            {
+                throw new JaegerImportException($"Jaeger answered HTTP {(int)response.StatusCode} with a body over {max} bytes");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new JaegerImportException($"Jaeger answered HTTP {(int)response.StatusCode} but the body could not be read");
+            }
+        }
     }
 
     /// <summary>Imports a saved <c>/api/traces</c> response body; <paramref name="progress"/> counts spans read.</summary>
@@ -46,7 +95,7 @@ public sealed class JaegerImporter(HttpClient http, IngestService ingest, IOptio
         }
         catch (JsonException ex)
         {
-            throw new JaegerImportException($"the Jaeger response is not JSON ({ex.Message.Split(" Path:")[0]})");
+            throw new JaegerImportException($"the Jaeger response is not JSON (line {ex.LineNumber + 1})");
         }
         using (document)
         {
@@ -240,3 +289,54 @@ public sealed class JaegerImporter(HttpClient http, IngestService ingest, IOptio
 
 /// <summary>The Jaeger query failed or answered something that is not a Jaeger traces response.</summary>
 public sealed class JaegerImportException(string message) : Exception(message);
+
+/// <summary>The URL's host is not in <c>RouteIQ:Telemetry:JaegerHosts</c>.</summary>
+public sealed class JaegerHostNotAllowedException()
+    : Exception("the host is not an allowed Jaeger query service (RouteIQ:Telemetry:JaegerHosts; loopback only when empty)");
+
+/// <summary>A read-only stream that fails once more than <c>limit</c> bytes have come through it.</summary>
+internal sealed class CappedStream(Stream inner, long limit) : Stream
+{
+    private long _read;
+
+    public sealed class OverLimitException() : IOException("response over the size limit");
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => Count(await inner.ReadAsync(buffer, cancellationToken));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    private int Count(int n)
+    {
+        _read += n;
+        return _read > limit ? throw new OverLimitException() : n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}

@@ -22,11 +22,18 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
         return await ImportAsync(stream, IngestSources.File, progress, cancellationToken);
     }
 
+    /// <summary>As <see cref="ImportAsync(Stream, string, IProgress{long}?, CancellationToken)"/>, for the given contracts only.</summary>
+    public Task<IngestReport> ImportAsync(Stream stream, string source, EventKinds kinds, CancellationToken cancellationToken = default)
+        => ImportCoreAsync(stream, source, kinds, null, cancellationToken);
+
     /// <summary>Imports JSONL from a stream; blank lines are skipped, each other line is an event (indexes are 1-based line numbers).</summary>
-    public async Task<IngestReport> ImportAsync(Stream stream, string source, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    public Task<IngestReport> ImportAsync(Stream stream, string source, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+        => ImportCoreAsync(stream, source, EventKinds.Any, progress, cancellationToken);
+
+    private async Task<IngestReport> ImportCoreAsync(Stream stream, string source, EventKinds kinds, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
-        var accumulator = new Accumulator(ingest, source, options.Value.BatchSize);
+        var accumulator = new Accumulator(ingest, source, options.Value.BatchSize, kinds);
         long line = 0;
         long consumedBytes = 0;
         var skippingOversized = false;
@@ -79,11 +86,16 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
         return accumulator.Report();
     }
 
-    /// <summary>A JSON array of event objects (<c>POST /admin/telemetry/events</c> with a JSON body). Indexes are 0-based.</summary>
-    public async Task<IngestReport> ImportArrayAsync(ReadOnlyMemory<byte> json, string source, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// A JSON array of event objects (<c>POST /admin/telemetry/events</c> with a JSON body). Indexes
+    /// are 0-based. A malformed array is stored as one rejected event and throws <see cref="FormatException"/>.
+    /// </summary>
+    public async Task<IngestReport> ImportArrayAsync(ReadOnlyMemory<byte> json, string source, CancellationToken cancellationToken = default,
+        EventKinds kinds = EventKinds.Any)
     {
-        var accumulator = new Accumulator(ingest, source, options.Value.BatchSize);
+        var accumulator = new Accumulator(ingest, source, options.Value.BatchSize, kinds);
         var elements = new List<(int Start, int End)>();
+        string? malformed = null;
         try
         {
             var reader = new Utf8JsonReader(json.Span);
@@ -97,10 +109,22 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
                 reader.Skip();
                 elements.Add((start, (int)reader.BytesConsumed));
             }
+            if (reader.TokenType != JsonTokenType.EndArray)
+            {
+                throw new JsonException("the array is not closed");
+            }
         }
         catch (JsonException ex)
         {
-            throw new FormatException($"body: malformed JSON array ({ex.Message.Split(" Path:")[0]})", ex);
+            malformed = $"body: malformed JSON array ({ex.Message.Split(" Path:")[0]})";
+        }
+        if (malformed is not null)
+        {
+            // The array is one JSON document: damaged, it is rejected whole (kept with its bytes), as
+            // an undecodable OTLP request is, and the caller answers 400.
+            accumulator.Reject(malformed, 0, json.Span);
+            await accumulator.FlushAsync(cancellationToken);
+            throw new FormatException(malformed);
         }
         for (var i = 0; i < elements.Count; i++)
         {
@@ -123,7 +147,7 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
         return true;
     }
 
-    private sealed class Accumulator(IngestService ingest, string source, int batchSize)
+    private sealed class Accumulator(IngestService ingest, string source, int batchSize, EventKinds kinds)
     {
         private readonly IngestBatch _batch = new(source);
         private WriteResult _total;
@@ -136,8 +160,8 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
             {
                 return;
             }
-            var result = ingest.Parser.Parse(span, new DecisionContext(source));
-            var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(span);
+            var result = ingest.Parse(span, new DecisionContext(source), kinds);
+            var raw = result.IsAccepted ? null : RawBody.From(span);
             _batch.Add(result, index, () => raw!);
             if (_batch.Count >= batchSize)
             {
@@ -145,8 +169,11 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
             }
         }
 
+        public void Reject(string reason, long index, ReadOnlySpan<byte> raw)
+            => _batch.Reject(reason, index, RawBody.From(raw), countAsReceived: true);
+
         public void RejectOversized(ReadOnlySequence<byte> head, long index)
-            => _batch.Reject("line over the 1 MiB limit", index, Encoding.UTF8.GetString(head.ToArray()) + "…", countAsReceived: true);
+            => _batch.Reject("line over the 1 MiB limit", index, RawBody.From(head.ToArray()) + "…", countAsReceived: true);
 
         public async Task FlushAsync(CancellationToken cancellationToken)
         {
@@ -161,9 +188,11 @@ public sealed class JsonlImporter(IngestService ingest, IOptions<TelemetryIngest
         public IngestReport Report() => new()
         {
             Received = _batch.Received,
-            Stored = _total.Inserted,
-            Duplicates = _total.Duplicates,
+            Stored = _total.Inserted + _total.FeedbackInserted,
+            Duplicates = _total.Duplicates + _total.FeedbackDuplicates,
             Rejected = _total.Rejected,
+            FeedbackStored = _total.FeedbackInserted,
+            FeedbackDuplicates = _total.FeedbackDuplicates,
             Rejections = _batch.Rejections,
         };
 

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -108,15 +107,23 @@ public sealed class RabbitMqDecisionConsumer(
         await channel.ExchangeDeclareAsync(_options.Exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: stoppingToken);
         await channel.QueueDeclareAsync(_options.Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
         await channel.QueueBindAsync(_options.Queue, _options.Exchange, routingKey: "", cancellationToken: stoppingToken);
+        await channel.ExchangeDeclareAsync(_options.FeedbackExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: stoppingToken);
+        await channel.QueueDeclareAsync(_options.FeedbackQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: stoppingToken);
+        await channel.QueueBindAsync(_options.FeedbackQueue, _options.FeedbackExchange, routingKey: "", cancellationToken: stoppingToken);
         await channel.BasicQosAsync(0, (ushort)_options.EffectivePrefetch, global: false, stoppingToken);
 
-        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var consumer = new DeliveryConsumer(channel, ingest.Parser, deliveries.Writer, session);
-        await channel.BasicConsumeAsync(_options.Queue, autoAck: false, consumer, stoppingToken);
+        // Both queues on one channel, into one batch loop: delivery tags are per channel and the client
+        // dispatches a channel's deliveries one at a time in order, so a multiple-ack up to a batch's last
+        // tag still covers exactly the deliveries of that batch and the ones before it, from either queue.
+        var deliveries = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+        var decisions = new DeliveryConsumer(channel, ingest.Parser.Parse, deliveries.Writer, session);
+        var grades = new DeliveryConsumer(channel, ingest.FeedbackParser.Parse, deliveries.Writer, session);
+        await channel.BasicConsumeAsync(_options.Queue, autoAck: false, decisions, stoppingToken);
+        await channel.BasicConsumeAsync(_options.FeedbackQueue, autoAck: false, grades, stoppingToken);
         _connected = true;
         _lastError = null;
-        logger.LogInformation("RabbitMQ input consuming {Queue} (fanout exchange {Exchange}) on {Endpoint}, prefetch {Prefetch}, batch {BatchSize}",
-            _options.Queue, _options.Exchange, endpoint, _options.EffectivePrefetch, _options.BatchSize);
+        logger.LogInformation("RabbitMQ input consuming {Queue} (fanout exchange {Exchange}) and {FeedbackQueue} (fanout exchange {FeedbackExchange}) on {Endpoint}, prefetch {Prefetch}, batch {BatchSize}",
+            _options.Queue, _options.Exchange, _options.FeedbackQueue, _options.FeedbackExchange, endpoint, _options.EffectivePrefetch, _options.BatchSize);
 
         try
         {
@@ -237,7 +244,7 @@ public sealed class RabbitMqDecisionConsumer(
             {
                 // Nothing is acknowledged until the batch commits; the broker keeps the messages meanwhile.
                 _lastError = ex.Message;
-                logger.LogError(ex, "Writing a batch of {Count} decisions failed; retrying in {Delay} ms", batch.Count, (int)delay.TotalMilliseconds);
+                logger.LogError(ex, "Writing a batch of {Count} events failed; retrying in {Delay} ms", batch.Count, (int)delay.TotalMilliseconds);
                 await Task.Delay(delay, token);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
@@ -256,17 +263,30 @@ public sealed class RabbitMqDecisionConsumer(
     /// the call) and hands the result to the batch loop. A direct consumer rather than
     /// <see cref="AsyncEventingBasicConsumer"/>: no event-args object and no handler list per message.
     /// </summary>
-    private sealed class DeliveryConsumer(IChannel channel, DecisionParser parser, ChannelWriter<Delivery> deliveries, CancellationTokenSource session)
+    private delegate ParseResult Parse(ReadOnlySpan<byte> json, in DecisionContext context);
+
+    private sealed class DeliveryConsumer(IChannel channel, Parse parse, ChannelWriter<Delivery> deliveries, CancellationTokenSource session)
         : AsyncDefaultBasicConsumer(channel)
     {
         public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey,
             IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
         {
             var span = body.Span;
-            var result = span.Length > DecisionParser.MaxEventBytes
-                ? ParseResult.Reject($"body is {span.Length} bytes, over the 1 MiB limit")
-                : parser.Parse(span, new DecisionContext(IngestSources.Bus));
-            var raw = result.IsAccepted ? null : Encoding.UTF8.GetString(span.Length > 65536 ? span[..65536] : span);
+            ParseResult result;
+            try
+            {
+                result = span.Length > DecisionParser.MaxEventBytes
+                    ? ParseResult.Reject($"body is {span.Length} bytes, over the 1 MiB limit")
+                    : parse(span, new DecisionContext(IngestSources.Bus));
+            }
+            catch (Exception ex)
+            {
+                // Never let a delivery escape the batch: one that is not in a batch would be acked by
+                // the next batch's multiple-ack without a trace. The parser does not throw; this is the
+                // backstop that keeps "stored or rejected" true whatever happens.
+                result = ParseResult.Reject($"unreadable body ({ex.GetType().Name}: {ex.Message})");
+            }
+            var raw = result.IsAccepted ? null : RawBody.From(span);
             deliveries.TryWrite(new Delivery(deliveryTag, result, raw));
             return Task.CompletedTask;
         }

@@ -70,9 +70,9 @@ public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coa
                     ? OtlpJsonParser.Parse<ExportTraceServiceRequest>(Encoding.UTF8.GetString(body.Span))
                     : ExportTraceServiceRequest.Parser.ParseFrom(body.Span);
             }
-            catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
+            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
             {
-                var raw = isJson ? Encoding.UTF8.GetString(body.Span) : "base64:" + Convert.ToBase64String(body.Span[..Math.Min(body.Length, 48 * 1024)]);
+                var raw = isJson ? RawBody.From(body.Span) : RawBody.Base64Prefix + Convert.ToBase64String(body.Span[..Math.Min(body.Length, RawBody.MaxBytes)]);
                 await RejectRequestAsync(context, $"undecodable OTLP {(isJson ? "JSON" : "protobuf")} request ({ex.Message.Split('\n')[0]})",
                     raw, StatusCodes.Status400BadRequest, isJson);
                 return;
@@ -91,7 +91,7 @@ public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coa
             response.PartialSuccess = new ExportTracePartialSuccess
             {
                 RejectedSpans = rejectedSpans,
-                ErrorMessage = $"{batch.Rejected.Count} routeiq.router_decision.v1 event(s) rejected; first: {batch.Rejected[0].Reason}",
+                ErrorMessage = $"{batch.Rejected.Count} routeiq.router_decision.v1 / routeiq.router_feedback.v1 event(s) rejected; first: {batch.Rejected[0].Reason}",
             };
         }
         await WriteResponseAsync(context, StatusCodes.Status200OK, response, isJson);
@@ -113,36 +113,50 @@ public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coa
                     string? traceId = null, spanId = null;
                     foreach (var spanEvent in span.Events)
                     {
-                        if (spanEvent.Name != DecisionParser.ContractName)
+                        var isFeedback = spanEvent.Name == FeedbackParser.ContractName;
+                        if (!isFeedback && spanEvent.Name != DecisionParser.ContractName)
                         {
                             continue;
                         }
+                        var attribute = isFeedback ? FeedbackParser.PayloadAttribute : DecisionParser.PayloadAttribute;
                         traceId ??= IdToHex(span.TraceId, idsAreHexInBase64);
                         spanId ??= IdToHex(span.SpanId, idsAreHexInBase64);
                         var context = new DecisionContext(IngestSources.Otlp, traceId, spanId,
                             spanEvent.TimeUnixNano > 0 ? (long)(spanEvent.TimeUnixNano / 1_000_000) : null);
-                        var payload = FindPayload(spanEvent);
+                        var payload = FindPayload(spanEvent, attribute);
                         if (payload is null)
                         {
-                            batch.Reject($"span event {DecisionParser.ContractName}: attribute {DecisionParser.PayloadAttribute} missing",
-                                index++, JsonFormatter.Default.Format(spanEvent), countAsReceived: true);
+                            batch.Reject($"span event {spanEvent.Name}: attribute {attribute} missing",
+                                index++, RawEvent(spanEvent), countAsReceived: true);
                             spanRejected = true;
                             continue;
                         }
-                        var json = payload.ValueCase switch
+                        string? json;
+                        try
                         {
-                            AnyValue.ValueOneofCase.StringValue => payload.StringValue,
-                            AnyValue.ValueOneofCase.KvlistValue => AnyValueJson.ToJson(payload),
-                            _ => null,
-                        };
+                            json = payload.ValueCase switch
+                            {
+                                AnyValue.ValueOneofCase.StringValue => payload.StringValue,
+                                AnyValue.ValueOneofCase.KvlistValue => AnyValueJson.ToJson(payload, attribute),
+                                _ => null,
+                            };
+                        }
+                        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+                        {
+                            // NaN/±Infinity, invalid UTF-16, nesting too deep: a map that has no JSON form.
+                            batch.Reject(ex is FormatException ? ex.Message : $"{attribute}: map has no JSON form ({ex.Message})",
+                                index++, RawEvent(spanEvent), countAsReceived: true);
+                            spanRejected = true;
+                            continue;
+                        }
                         if (json is null)
                         {
-                            batch.Reject($"{DecisionParser.PayloadAttribute}: expected a JSON string or a map, got {payload.ValueCase}",
-                                index++, JsonFormatter.Default.Format(spanEvent), countAsReceived: true);
+                            batch.Reject($"{attribute}: expected a JSON string or a map, got {payload.ValueCase}",
+                                index++, RawEvent(spanEvent), countAsReceived: true);
                             spanRejected = true;
                             continue;
                         }
-                        var result = ingest.Parser.Parse(json, context);
+                        var result = isFeedback ? ingest.FeedbackParser.Parse(json, context) : ingest.Parser.Parse(json, context);
                         batch.Add(result, index++, () => json);
                         spanRejected |= !result.IsAccepted;
                     }
@@ -156,11 +170,24 @@ public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coa
         return (batch, rejectedSpans);
     }
 
-    private static AnyValue? FindPayload(Span.Types.Event spanEvent)
+    /// <summary>A rejected span event's raw form: its OTLP/JSON, or base64 of its protobuf when it has none (a lone surrogate).</summary>
+    private static string RawEvent(Span.Types.Event spanEvent)
+    {
+        try
+        {
+            return JsonFormatter.Default.Format(spanEvent);
+        }
+        catch (ArgumentException)
+        {
+            return RawBody.Base64Prefix + Convert.ToBase64String(spanEvent.ToByteArray());
+        }
+    }
+
+    private static AnyValue? FindPayload(Span.Types.Event spanEvent, string name)
     {
         foreach (var attribute in spanEvent.Attributes)
         {
-            if (attribute.Key == DecisionParser.PayloadAttribute)
+            if (attribute.Key == name)
             {
                 return attribute.Value;
             }
@@ -312,12 +339,18 @@ public sealed class OtlpTraceReceiver(IngestService ingest, CoalescingIngest coa
 /// <summary>An OTLP AnyValue as plain JSON (for payloads sent as a key-value map).</summary>
 internal static class AnyValueJson
 {
-    public static string ToJson(AnyValue value)
+    /// <summary>The map as JSON; a value JSON cannot hold (NaN, ±Infinity) is a <see cref="FormatException"/> naming its key path.</summary>
+    public static string ToJson(AnyValue value, string attribute = DecisionParser.PayloadAttribute)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
+        try
         {
+            using var writer = new Utf8JsonWriter(stream);
             Write(writer, value);
+        }
+        catch (NotJsonException ex)
+        {
+            throw new FormatException($"{attribute}{ex.Path}: {ex.Value} is not a JSON number");
         }
         return Encoding.UTF8.GetString(stream.ToArray());
     }
@@ -329,13 +362,25 @@ internal static class AnyValueJson
             case AnyValue.ValueOneofCase.StringValue: writer.WriteStringValue(value.StringValue); break;
             case AnyValue.ValueOneofCase.BoolValue: writer.WriteBooleanValue(value.BoolValue); break;
             case AnyValue.ValueOneofCase.IntValue: writer.WriteNumberValue(value.IntValue); break;
+            case AnyValue.ValueOneofCase.DoubleValue when !double.IsFinite(value.DoubleValue):
+                throw new NotJsonException(value.DoubleValue);
             case AnyValue.ValueOneofCase.DoubleValue: writer.WriteNumberValue(value.DoubleValue); break;
             case AnyValue.ValueOneofCase.BytesValue: writer.WriteBase64StringValue(value.BytesValue.Span); break;
             case AnyValue.ValueOneofCase.ArrayValue:
                 writer.WriteStartArray();
+                var i = 0;
                 foreach (var item in value.ArrayValue.Values)
                 {
-                    Write(writer, item);
+                    try
+                    {
+                        Write(writer, item);
+                    }
+                    catch (NotJsonException ex)
+                    {
+                        ex.Path = $"[{i}]{ex.Path}";
+                        throw;
+                    }
+                    i++;
                 }
                 writer.WriteEndArray();
                 break;
@@ -344,11 +389,26 @@ internal static class AnyValueJson
                 foreach (var kv in value.KvlistValue.Values)
                 {
                     writer.WritePropertyName(kv.Key);
-                    Write(writer, kv.Value);
+                    try
+                    {
+                        Write(writer, kv.Value);
+                    }
+                    catch (NotJsonException ex)
+                    {
+                        // The key path is built only on the way out of a failure.
+                        ex.Path = "." + kv.Key + ex.Path;
+                        throw;
+                    }
                 }
                 writer.WriteEndObject();
                 break;
             default: writer.WriteNullValue(); break;
         }
+    }
+
+    private sealed class NotJsonException(double value) : Exception
+    {
+        public double Value { get; } = value;
+        public string Path { get; set; } = "";
     }
 }

@@ -27,6 +27,13 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
     public static readonly IReadOnlyList<string> OutcomeStatuses = ["success", "failure", "fallback", "error", "no_candidates", "timeout"];
     public static readonly IReadOnlyList<string> ContractVersions = ["v1", "v1.0", "v1.1"];
 
+    /// <summary>
+    /// Raw slices (unknown keys, verbatim objects) are copied without being transcoded by the
+    /// reader: decoding them strictly rejects invalid UTF-8 instead of storing replacement characters.
+    /// Same cost as the default decoder on valid text.
+    /// </summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64, CommentHandling = JsonCommentHandling.Disallow };
 
     public bool StoreQueryText => options.StoreQueryText;
@@ -63,6 +70,21 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         {
             return ParseResult.Reject($"malformed JSON: {FirstSentence(ex.Message)}");
         }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader transcodes strings lazily: invalid UTF-8 inside a string value
+            // surfaces here (GetString/CopyString), not as a JsonException.
+            return ParseResult.Reject($"malformed JSON: {FirstSentence(ex.Message)}");
+        }
+        catch (DecoderFallbackException)
+        {
+            return ParseResult.Reject("malformed JSON: invalid UTF-8");
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+        {
+            // Whatever else bad bytes can raise: the parser only accepts or rejects.
+            return ParseResult.Reject($"malformed input: {FirstSentence(ex.Message)}");
+        }
         finally
         {
             Scratch.End();
@@ -88,8 +110,21 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         }
     }
 
-    /// <summary>A legacy gen_ai span (Jaeger tags) or an extracted legacy record, as a decision.</summary>
+    /// <summary>A legacy gen_ai span (Jaeger tags) or an extracted legacy record, as a decision; never throws for bad input.</summary>
     public ParseResult FromLegacy(LegacyRecord legacy, string source, string? extraJson = null)
+    {
+        try
+        {
+            return FromLegacyCore(legacy, source, extraJson);
+        }
+        catch (ArgumentException ex)
+        {
+            // A string JSON cannot carry (a lone surrogate from an escaped \ud800).
+            return ParseResult.Reject($"malformed input: {FirstSentence(ex.Message)}");
+        }
+    }
+
+    private ParseResult FromLegacyCore(LegacyRecord legacy, string source, string? extraJson)
     {
         if (string.IsNullOrEmpty(legacy.Model))
         {
@@ -102,6 +137,14 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         if (legacy.SpanId is { } s && !IsHex(s, 16))
         {
             return ParseResult.Reject("span_id: expected 16 hex characters");
+        }
+        if (CheckCounts(legacy.InputTokens, legacy.OutputTokens, legacy.TotalTokens, "input_tokens", "output_tokens", "token_num") is { } countError)
+        {
+            return ParseResult.Reject(countError);
+        }
+        if (legacy.TimestampMs is { } legacyTs && CheckTimestamp(legacyTs, "timestamp") is { } tsError)
+        {
+            return ParseResult.Reject(tsError);
         }
         var eventId = legacy.TraceId is not null && legacy.SpanId is not null
             ? DeriveId("legacy", legacy.TraceId, legacy.SpanId)
@@ -154,7 +197,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             }
             writer.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return StrictUtf8.GetString(buffer.WrittenSpan);
     }
 
     private ParseResult Finish(ref State s, ReadOnlySpan<byte> json, in DecisionContext context)
@@ -183,6 +226,17 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         d.SpanId ??= context.SpanId;
         d.Source = context.Source;
         d.TimestampMs = s.TimestampUnixMs ?? s.TimestampUtcMs ?? context.TimestampMs ?? timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var timestampField = s.TimestampUnixMs is not null ? "timestamp_unix_ms"
+            : s.TimestampUtcMs is not null ? "timestamp_utc"
+            : context.TimestampMs is not null ? "time_unix_nano" : null;
+        if (timestampField is not null && CheckTimestamp(d.TimestampMs, timestampField) is { } tsError)
+        {
+            throw new RejectException(tsError);
+        }
+        if (CheckCounts(d.InputTokens, d.OutputTokens, d.TotalTokens, "outcome.input_tokens", "outcome.output_tokens", "outcome.total_tokens") is { } countError)
+        {
+            throw new RejectException(countError);
+        }
         if (string.IsNullOrEmpty(s.EventId))
         {
             // No event_id: the same event must still dedupe on redelivery, so the id is derived
@@ -197,6 +251,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         }
         d.QueryText = options.StoreQueryText ? s.QueryText : null;
         d.Performance ??= s.Performance ?? s.Legacy.Performance;
+        d.SelectionProbability = s.SelectionProbability;
         d.AttributesJson = BuildAttributes(ref s, json);
         return ParseResult.Accept(d);
     }
@@ -218,7 +273,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
                 }
                 writer.WriteEndObject();
             }
-            extra = Encoding.UTF8.GetString(buffer.WrittenSpan);
+            extra = StrictUtf8.GetString(buffer.WrittenSpan);
         }
         var record = new LegacyRecord
         {
@@ -234,7 +289,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             TimestampMs = l.TimestampUs / 1000 ?? context.TimestampMs,
             Performance = l.Performance,
         };
-        return FromLegacy(record, context.Source, extra);
+        return FromLegacyCore(record, context.Source, extra);
     }
 
     private static string? BuildAttributes(ref State s, ReadOnlySpan<byte> json)
@@ -275,7 +330,32 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         }
         writer.WriteEndObject();
         writer.Flush();
-        return Encoding.UTF8.GetString(scratch.Output.WrittenSpan);
+        return StrictUtf8.GetString(scratch.Output.WrittenSpan);
+    }
+
+    /// <summary>Largest token count accepted: sums over billions of events must still fit a 64-bit total.</summary>
+    public const long MaxTokenCount = 1_000_000_000_000;
+
+    /// <summary>Token counts are counts: a negative one turned summary totals negative, a huge one overflows them.</summary>
+    private static string? CheckCounts(long? input, long? output, long? total, string inputField, string outputField, string totalField)
+        => CheckCount(input, inputField) ?? CheckCount(output, outputField) ?? CheckCount(total, totalField);
+
+    private static string? CheckCount(long? value, string field)
+        => value is not { } v || v is >= 0 and <= MaxTokenCount ? null
+            : v < 0 ? $"{field}: must not be negative (got {v})"
+            : $"{field}: over {MaxTokenCount} (got {v})";
+
+    /// <summary>Event times before 1970 or further ahead than the allowed clock skew are rejected, naming the field.</summary>
+    private string? CheckTimestamp(long timestampMs, string field)
+    {
+        if (timestampMs < 0)
+        {
+            return $"{field}: before 1970-01-01 (epoch milliseconds {timestampMs})";
+        }
+        var latest = timeProvider.GetUtcNow().ToUnixTimeMilliseconds() + options.MaxFutureSkewSeconds * 1000L;
+        return timestampMs > latest
+            ? $"{field}: more than {options.MaxFutureSkewSeconds} s in the future (epoch milliseconds {timestampMs})"
+            : null;
     }
 
     private static void WriteSlice(Utf8JsonWriter writer, string name, (int Start, int End)? range, ReadOnlySpan<byte> json)
@@ -360,7 +440,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
                     {
                         var start = (int)reader.TokenStartIndex;
                         reader.Skip();
-                        (s.Unknown ??= []).Add((Encoding.UTF8.GetString(nameSpan), start, (int)reader.BytesConsumed));
+                        (s.Unknown ??= []).Add((StrictUtf8.GetString(nameSpan), start, (int)reader.BytesConsumed));
                     }
                     break;
             }
@@ -413,7 +493,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
                 return false;
         }
         l.HasAny |= name.SequenceEqual("model_name"u8) || name.SequenceEqual("query"u8);
-        (s.LegacyKeys ??= []).Add((Encoding.UTF8.GetString(name), start, (int)reader.BytesConsumed));
+        (s.LegacyKeys ??= []).Add((StrictUtf8.GetString(name), start, (int)reader.BytesConsumed));
         return true;
     }
 
@@ -618,6 +698,13 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
             if (name.SequenceEqual("performance") && field == "custom_attributes" && reader.TokenType == JsonTokenType.Number)
             {
                 s.Performance = reader.GetDouble();
+            }
+            // The router's probability of its choice (feedback-contract.md): kept as a column for the
+            // dataset's propensity; anything outside (0, 1] is left unknown (it stays in the attributes).
+            if (name.SequenceEqual("selection_probability") && field == "custom_attributes" && reader.TokenType == JsonTokenType.Number
+                && reader.TryGetDouble(out var probability) && probability is > 0 and <= 1)
+            {
+                s.SelectionProbability = probability;
             }
             writer.WritePropertyName(name);
             var start = (int)reader.TokenStartIndex;
@@ -947,6 +1034,7 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         public Range? CustomAttributes;
         public string? QueryText;
         public double? Performance;
+        public double? SelectionProbability;
         public List<(string Name, int Start, int End)>? Unknown;
         public List<(string Name, int Start, int End)>? LegacyKeys;
         public LegacyScratch Legacy;

@@ -65,6 +65,9 @@ public sealed class RouterDecision
     /// <summary>A label the source already carried (labelled uploads, <c>custom_attributes.performance</c>).</summary>
     public double? Performance { get; set; }
 
+    /// <summary><c>custom_attributes.selection_probability</c> when in (0, 1]: the dataset's propensity.</summary>
+    public double? SelectionProbability { get; set; }
+
     /// <summary>Only set when the source carries it and <c>RouteIQ:Telemetry:StoreQueryText</c> is true.</summary>
     public string? QueryText { get; set; }
 

@@ -6,11 +6,28 @@ using RouteIQ.TelemetryIngest.Parsing;
 
 namespace RouteIQ.TelemetryIngest.Store;
 
-/// <summary>What one batch did: new decisions stored, duplicates dropped, rejections stored.</summary>
-public readonly record struct WriteResult(int Inserted, int Duplicates, int Rejected)
+/// <summary>
+/// What one batch did: new decisions stored, duplicates dropped, rejections stored; grades stored
+/// and duplicate grades dropped, and (<see cref="Grades"/>) the stored grades themselves, null when none.
+/// </summary>
+public readonly record struct WriteResult(int Inserted, int Duplicates, int Rejected, int FeedbackInserted = 0, int FeedbackDuplicates = 0,
+    IReadOnlyList<StoredGrade>? Grades = null)
 {
     public static WriteResult operator +(WriteResult a, WriteResult b)
-        => new(a.Inserted + b.Inserted, a.Duplicates + b.Duplicates, a.Rejected + b.Rejected);
+        => new(a.Inserted + b.Inserted, a.Duplicates + b.Duplicates, a.Rejected + b.Rejected,
+            a.FeedbackInserted + b.FeedbackInserted, a.FeedbackDuplicates + b.FeedbackDuplicates,
+            a.Grades is null ? b.Grades : b.Grades is null ? a.Grades : [.. a.Grades, .. b.Grades]);
+}
+
+/// <summary>
+/// A grade the batch stored (not a duplicate of one already stored), with the decision it names by
+/// <c>decision_event_id</c> as found in the same transaction: <see cref="DecisionTimestampMs"/> and
+/// <see cref="SelectedModel"/> are null when that decision is not stored (yet), or the grade joins by trace and span only.
+/// </summary>
+public readonly record struct StoredGrade(long GradeTimestampMs, double Score, string? GradedModel, long? DecisionTimestampMs, string? SelectedModel)
+{
+    /// <summary>A joined grade of the model the decision chose (not a shadow grade of another one): it measures the router's own choices.</summary>
+    public bool GradesTheChoice => DecisionTimestampMs is not null && (GradedModel is null || GradedModel == SelectedModel);
 }
 
 /// <summary>
@@ -21,6 +38,10 @@ public readonly record struct WriteResult(int Inserted, int Duplicates, int Reje
 public interface IDecisionWriter
 {
     Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken);
+
+    /// <summary>Decisions, grades (deduplicated by <c>feedback_id</c>) and rejections in one transaction.</summary>
+    Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected,
+        IReadOnlyList<RouterFeedback> feedback, CancellationToken cancellationToken);
 }
 
 /// <summary>Counters every writer shares (exported through the RouteIQ meter).</summary>
@@ -31,15 +52,23 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _stored;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _rejected;
+    private readonly Counter<long> _feedbackStored;
+    private readonly Counter<long> _feedbackDuplicates;
     private long _duplicateTotal;
     private long _storedTotal;
+    private long _feedbackDuplicateTotal;
 
     public IngestMetrics()
     {
         _stored = _meter.CreateCounter<long>("routeiq.telemetry.decisions.stored");
         _duplicates = _meter.CreateCounter<long>("routeiq.telemetry.decisions.duplicates");
         _rejected = _meter.CreateCounter<long>("routeiq.telemetry.events.rejected");
+        _feedbackStored = _meter.CreateCounter<long>("routeiq.telemetry.feedback.stored");
+        _feedbackDuplicates = _meter.CreateCounter<long>("routeiq.telemetry.feedback.duplicates");
     }
+
+    /// <summary>Duplicate grades (same feedback_id) dropped since this process started.</summary>
+    public long FeedbackDuplicatesSinceStart => Interlocked.Read(ref _feedbackDuplicateTotal);
 
     /// <summary>Duplicates dropped since this process started (they are not stored anywhere).</summary>
     public long DuplicatesSinceStart => Interlocked.Read(ref _duplicateTotal);
@@ -55,6 +84,12 @@ public sealed class IngestMetrics : IDisposable
         _rejected.Add(result.Rejected, tag);
         Interlocked.Add(ref _duplicateTotal, result.Duplicates);
         Interlocked.Add(ref _storedTotal, result.Inserted);
+        if (result.FeedbackInserted + result.FeedbackDuplicates > 0)
+        {
+            _feedbackStored.Add(result.FeedbackInserted, tag);
+            _feedbackDuplicates.Add(result.FeedbackDuplicates, tag);
+            Interlocked.Add(ref _feedbackDuplicateTotal, result.FeedbackDuplicates);
+        }
     }
 
     public void Dispose() => _meter.Dispose();
@@ -70,6 +105,7 @@ public static class DecisionColumns
         "experiment_variant", "total_ms", "strategy_ms", "embedding_ms", "candidate_filter_ms", "outcome_status",
         "error_type", "error_message", "input_tokens", "output_tokens", "total_tokens", "fallback_triggered",
         "fallback_reason", "original_model", "fallback_attempt", "performance", "query_text", "attributes_json",
+        "selection_probability",
     ];
 
     public static readonly string List = string.Join(", ", Names);
@@ -83,7 +119,38 @@ public static class DecisionColumns
         d.ExperimentVariant, d.TotalMs, d.StrategyMs, d.EmbeddingMs, d.CandidateFilterMs, d.OutcomeStatus,
         d.ErrorType, d.ErrorMessage, d.InputTokens, d.OutputTokens, d.TotalTokens, d.FallbackTriggered,
         d.FallbackReason, d.OriginalModel, d.FallbackAttempt, d.Performance, d.QueryText, d.AttributesJson,
+        d.SelectionProbability,
     ];
+
+    public static readonly string[] FeedbackNames =
+    [
+        "feedback_id", "decision_event_id", "trace_id", "span_id", "model_name", "score", "source", "judge_model", "rubric",
+        "timestamp_ms", "ingested_at_ms", "ingest_source", "contract_version", "attributes_json",
+    ];
+
+    public static readonly string FeedbackList = string.Join(", ", FeedbackNames);
+
+    /// <summary>The values in <see cref="FeedbackNames"/> order.</summary>
+    public static object?[] FeedbackValues(RouterFeedback f, long ingestedAtMs) =>
+    [
+        f.FeedbackId, f.DecisionEventId, f.TraceId, f.SpanId, f.ModelName, f.Score, f.Source, f.JudgeModel, f.Rubric,
+        f.TimestampMs, ingestedAtMs, f.IngestSource, f.ContractVersion, f.AttributesJson,
+    ];
+
+    /// <summary>The grades of a batch without repeated feedback ids (the first one stays); the rest are duplicates.</summary>
+    public static List<RouterFeedback> DistinctFeedback(IReadOnlyList<RouterFeedback> feedback)
+    {
+        var ids = new HashSet<string>(feedback.Count, StringComparer.Ordinal);
+        var distinct = new List<RouterFeedback>(feedback.Count);
+        foreach (var f in feedback)
+        {
+            if (ids.Add(f.FeedbackId))
+            {
+                distinct.Add(f);
+            }
+        }
+        return distinct;
+    }
 
     public static readonly string[] RejectedNames = ["received_at_ms", "source", "reason", "raw_body", "event_id"];
 
@@ -121,6 +188,15 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
     private readonly string _copyRejected =
         $"COPY \"{schema}\".\"rejected_events\" ({string.Join(", ", DecisionColumns.RejectedNames)}) FROM STDIN (FORMAT BINARY)";
 
+    private readonly string _createFeedbackStaging =
+        $"CREATE TEMP TABLE IF NOT EXISTS feedback_staging (LIKE \"{schema}\".\"feedback\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
+    private readonly string _copyFeedbackStaging = $"COPY feedback_staging ({DecisionColumns.FeedbackList}) FROM STDIN (FORMAT BINARY)";
+    // The inserted grades only (a redelivered feedback_id returns nothing), each with its decision if stored.
+    private readonly string _mergeFeedback =
+        $"WITH ins AS (INSERT INTO \"{schema}\".\"feedback\" ({DecisionColumns.FeedbackList}) SELECT {DecisionColumns.FeedbackList} FROM feedback_staging"
+        + " ON CONFLICT (feedback_id) DO NOTHING RETURNING timestamp_ms, score, model_name, decision_event_id)"
+        + $" SELECT ins.timestamp_ms, ins.score, ins.model_name, d.timestamp_ms, d.selected_deployment FROM ins LEFT JOIN \"{schema}\".\"decisions\" d ON d.event_id = ins.decision_event_id";
+
     private int _stagedBatchesLeft;
     private long _directBatches;
     private long _stagedBatches;
@@ -131,9 +207,13 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
     /// <summary>Batches written through the staging table since start (duplicates in the batch, a stored id met, or direct COPY off).</summary>
     public long StagedBatches => Interlocked.Read(ref _stagedBatches);
 
-    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+    public Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+        => WriteAsync(decisions, rejected, [], cancellationToken);
+
+    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected,
+        IReadOnlyList<RouterFeedback> feedback, CancellationToken cancellationToken)
     {
-        if (decisions.Count == 0 && rejected.Count == 0)
+        if (decisions.Count == 0 && rejected.Count == 0 && feedback.Count == 0)
         {
             return default;
         }
@@ -143,7 +223,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         {
             try
             {
-                var direct = await WriteOnceAsync(connection, decisions, rejected, now, staged: false, cancellationToken);
+                var direct = await WriteOnceAsync(connection, decisions, rejected, feedback, now, staged: false, cancellationToken);
                 Interlocked.Increment(ref _directBatches);
                 return direct;
             }
@@ -153,7 +233,11 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
                 Volatile.Write(ref _stagedBatchesLeft, StagedBatchesAfterConflict);
             }
         }
-        var staged = await WriteOnceAsync(connection, decisions, rejected, now, staged: true, cancellationToken);
+        var staged = await WriteOnceAsync(connection, decisions, rejected, feedback, now, staged: true, cancellationToken);
+        if (decisions.Count == 0)
+        {
+            return staged;
+        }
         Interlocked.Increment(ref _stagedBatches);
         if (staged.Duplicates > 0)
         {
@@ -180,7 +264,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
     }
 
     private async Task<WriteResult> WriteOnceAsync(NpgsqlConnection connection, IReadOnlyList<RouterDecision> decisions,
-        IReadOnlyList<RejectedEvent> rejected, long now, bool staged, CancellationToken cancellationToken)
+        IReadOnlyList<RejectedEvent> rejected, IReadOnlyList<RouterFeedback> feedback, long now, bool staged, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = decisions.Count;
@@ -210,8 +294,48 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
                 rows.WriteText(r.EventId);
             }, cancellationToken);
         }
+        List<StoredGrade>? grades = null;
+        if (feedback.Count > 0)
+        {
+            // Grades are few next to decisions: always through staging + ON CONFLICT (redelivery is normal).
+            var distinct = DecisionColumns.DistinctFeedback(feedback);
+            await using (var create = new NpgsqlCommand(_createFeedbackStaging, connection, transaction))
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await CopyAsync(connection, _copyFeedbackStaging, distinct, (rows, f) => WriteFeedbackRow(rows, f, now), cancellationToken);
+            await using var merge = new NpgsqlCommand(_mergeFeedback, connection, transaction);
+            await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
+            grades = new List<StoredGrade>(distinct.Count);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                grades.Add(new StoredGrade(reader.GetInt64(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.IsDBNull(3) ? null : reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            }
+        }
         await transaction.CommitAsync(cancellationToken);
-        return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
+        var feedbackInserted = grades?.Count ?? 0;
+        return new WriteResult(inserted, decisions.Count - inserted, rejected.Count, feedbackInserted, feedback.Count - feedbackInserted,
+            grades is { Count: > 0 } ? grades : null);
+    }
+
+    private static void WriteFeedbackRow(PgBinaryCopyBuffer w, RouterFeedback f, long ingestedAtMs)
+    {
+        w.StartRow((short)DecisionColumns.FeedbackNames.Length);
+        w.WriteText(f.FeedbackId);
+        w.WriteText(f.DecisionEventId);
+        w.WriteText(f.TraceId);
+        w.WriteText(f.SpanId);
+        w.WriteText(f.ModelName);
+        w.WriteDouble(f.Score);
+        w.WriteText(f.Source);
+        w.WriteText(f.JudgeModel);
+        w.WriteText(f.Rubric);
+        w.WriteInt64(f.TimestampMs);
+        w.WriteInt64(ingestedAtMs);
+        w.WriteText(f.IngestSource);
+        w.WriteText(f.ContractVersion);
+        w.WriteText(f.AttributesJson);
     }
 
     /// <summary>
@@ -278,6 +402,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         w.WriteDouble(d.Performance);
         w.WriteText(d.QueryText);
         w.WriteText(d.AttributesJson);
+        w.WriteDouble(d.SelectionProbability);
     }
 }
 
@@ -292,9 +417,18 @@ public sealed class SqliteDecisionWriter(string connectionString, TimeProvider t
     // SQLite allows one writer at a time; serializing here avoids busy waits between our own batches.
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+    private static readonly string InsertFeedback =
+        $"INSERT OR IGNORE INTO feedback ({DecisionColumns.FeedbackList}) VALUES ({string.Join(", ", DecisionColumns.FeedbackNames.Select((_, i) => "$f" + i))})";
+
+    private const string FindDecision = "SELECT timestamp_ms, selected_deployment FROM decisions WHERE event_id = $e";
+
+    public Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected, CancellationToken cancellationToken)
+        => WriteAsync(decisions, rejected, [], cancellationToken);
+
+    public async Task<WriteResult> WriteAsync(IReadOnlyList<RouterDecision> decisions, IReadOnlyList<RejectedEvent> rejected,
+        IReadOnlyList<RouterFeedback> feedback, CancellationToken cancellationToken)
     {
-        if (decisions.Count == 0 && rejected.Count == 0)
+        if (decisions.Count == 0 && rejected.Count == 0 && feedback.Count == 0)
         {
             return default;
         }
@@ -348,8 +482,54 @@ public sealed class SqliteDecisionWriter(string connectionString, TimeProvider t
                     await command.ExecuteNonQueryAsync(cancellationToken);
                 }
             }
+            List<StoredGrade>? grades = null;
+            if (feedback.Count > 0)
+            {
+                grades = [];
+                await using var find = connection.CreateCommand();
+                find.Transaction = transaction;
+                find.CommandText = FindDecision;
+                var eventId = find.Parameters.Add(new SqliteParameter("$e", null));
+                find.Prepare();
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = InsertFeedback;
+                var parameters = new SqliteParameter[DecisionColumns.FeedbackNames.Length];
+                for (var i = 0; i < parameters.Length; i++)
+                {
+                    parameters[i] = command.Parameters.Add(new SqliteParameter("$f" + i, null));
+                }
+                command.Prepare();
+                foreach (var f in feedback)
+                {
+                    var values = DecisionColumns.FeedbackValues(f, now);
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        parameters[i].Value = values[i] ?? DBNull.Value;
+                    }
+                    if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+                    {
+                        continue;
+                    }
+                    long? decisionTimestamp = null;
+                    string? selected = null;
+                    if (f.DecisionEventId is not null)
+                    {
+                        eventId.Value = f.DecisionEventId;
+                        await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+                        if (await reader.ReadAsync(cancellationToken))
+                        {
+                            decisionTimestamp = reader.GetInt64(0);
+                            selected = reader.IsDBNull(1) ? null : reader.GetString(1);
+                        }
+                    }
+                    grades.Add(new StoredGrade(f.TimestampMs, f.Score, f.ModelName, decisionTimestamp, selected));
+                }
+            }
             await transaction.CommitAsync(cancellationToken);
-            return new WriteResult(inserted, decisions.Count - inserted, rejected.Count);
+            var feedbackInserted = grades?.Count ?? 0;
+            return new WriteResult(inserted, decisions.Count - inserted, rejected.Count, feedbackInserted, feedback.Count - feedbackInserted,
+                grades is { Count: > 0 } ? grades : null);
         }
         finally
         {

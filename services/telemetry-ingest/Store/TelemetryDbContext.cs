@@ -12,6 +12,7 @@ public sealed class TelemetryDbContext(DbContextOptions<TelemetryDbContext> opti
     public DbSet<DecisionRow> Decisions => Set<DecisionRow>();
     public DbSet<RejectedEventRow> RejectedEvents => Set<RejectedEventRow>();
     public DbSet<DatasetRow> Datasets => Set<DatasetRow>();
+    public DbSet<FeedbackRow> Feedback => Set<FeedbackRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -40,6 +41,24 @@ public sealed class TelemetryDbContext(DbContextOptions<TelemetryDbContext> opti
             e.ToTable("datasets");
             e.HasKey(x => x.DatasetId);
             e.Property(x => x.MetadataJson).HasColumnType(json);
+        });
+        Drift.DriftModel.Configure(modelBuilder);
+
+        modelBuilder.Entity<FeedbackRow>(e =>
+        {
+            e.ToTable("feedback");
+            e.HasKey(x => x.FeedbackId);
+            if (Database.IsNpgsql())
+            {
+                // Same collation as decisions.event_id, so the join compares byte for byte.
+                e.Property(x => x.FeedbackId).UseCollation("C");
+                e.Property(x => x.DecisionEventId).UseCollation("C");
+            }
+            // The joins of the dataset build and the summary (feedback-contract.md "Joining").
+            e.HasIndex(x => x.DecisionEventId);
+            e.HasIndex(x => new { x.TraceId, x.SpanId });
+            e.HasIndex(x => x.TimestampMs);
+            e.Property(x => x.AttributesJson).HasColumnType(json);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
@@ -106,6 +125,7 @@ public sealed class DecisionRow
     public double? Performance { get; set; }
     public string? QueryText { get; set; }
     public string? AttributesJson { get; set; }
+    public double? SelectionProbability { get; set; }
 }
 
 public sealed class RejectedEventRow
@@ -116,6 +136,31 @@ public sealed class RejectedEventRow
     public required string Reason { get; set; }
     public required string RawBody { get; set; }
     public string? EventId { get; set; }
+}
+
+/// <summary>One grade (<c>routeiq.router_feedback.v1</c>); an orphan until its decision is stored.</summary>
+public sealed class FeedbackRow
+{
+    public required string FeedbackId { get; set; }
+    public string? DecisionEventId { get; set; }
+    public string? TraceId { get; set; }
+    public string? SpanId { get; set; }
+    public string? ModelName { get; set; }
+    public double Score { get; set; }
+
+    /// <summary>Who graded: judge, user, task, heuristic, benchmark.</summary>
+    public required string Source { get; set; }
+
+    public string? JudgeModel { get; set; }
+    public string? Rubric { get; set; }
+    public long TimestampMs { get; set; }
+    public long IngestedAtMs { get; set; }
+
+    /// <summary>Where it came in: bus, otlp, http, file.</summary>
+    public required string IngestSource { get; set; }
+
+    public required string ContractVersion { get; set; }
+    public string? AttributesJson { get; set; }
 }
 
 public sealed class DatasetRow

@@ -17,6 +17,24 @@ public sealed record TelemetrySummary
     public long Rejected { get; init; }
     public IReadOnlyDictionary<string, long> RejectionsByReason { get; init; } = new Dictionary<string, long>();
     public long DuplicatesSinceStart { get; init; }
+
+    /// <summary>Grades (<c>routeiq.router_feedback.v1</c>) dated in the window.</summary>
+    public FeedbackSummary Feedback { get; init; } = new();
+}
+
+/// <summary>Grades in the window: totals by source, the window's decisions that have a grade, and orphans.</summary>
+public sealed record FeedbackSummary
+{
+    public long Total { get; init; }
+    public IReadOnlyDictionary<string, long> BySource { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Decisions of the window with at least one grade (joined by event id, else trace and span id), whenever the grade came.</summary>
+    public long GradedDecisions { get; init; }
+
+    /// <summary>Grades of the window whose decision is not stored (yet): kept, and joined when it comes.</summary>
+    public long Orphans { get; init; }
+
+    public long DuplicatesSinceStart { get; init; }
 }
 
 /// <summary>Nearest-rank percentiles of <c>timings.total_ms</c>.</summary>
@@ -77,6 +95,15 @@ public sealed class TelemetrySummaryQuery(IDbContextFactory<TelemetryDbContext> 
             .Select(g => new { g.Key, Count = g.LongCount() })
             .OrderByDescending(x => x.Count).Take(100).ToListAsync(cancellationToken);
 
+        var grades = db.Feedback.AsNoTracking().Where(f => f.TimestampMs >= from && f.TimestampMs < to);
+        var gradesBySource = await grades.GroupBy(f => f.Source).Select(g => new { g.Key, Count = g.LongCount() }).ToListAsync(cancellationToken);
+        // The join rules of the dataset build: decision_event_id when the grade has one, else (trace_id, span_id).
+        var orphans = await grades.LongCountAsync(f => f.DecisionEventId != null
+            ? !db.Decisions.Any(d => d.EventId == f.DecisionEventId)
+            : !db.Decisions.Any(d => d.TraceId == f.TraceId && d.SpanId == f.SpanId), cancellationToken);
+        var graded = await window.LongCountAsync(d => db.Feedback.Any(f => f.DecisionEventId == d.EventId)
+            || (d.TraceId != null && db.Feedback.Any(f => f.DecisionEventId == null && f.TraceId == d.TraceId && f.SpanId == d.SpanId)), cancellationToken);
+
         return new TelemetrySummary
         {
             Since = since,
@@ -91,6 +118,14 @@ public sealed class TelemetrySummaryQuery(IDbContextFactory<TelemetryDbContext> 
             Rejected = await rejected.LongCountAsync(cancellationToken),
             RejectionsByReason = Map(reasons.Select(x => ((string?)x.Key, x.Count))),
             DuplicatesSinceStart = metrics.DuplicatesSinceStart,
+            Feedback = new FeedbackSummary
+            {
+                Total = gradesBySource.Sum(x => x.Count),
+                BySource = Map(gradesBySource.Select(x => ((string?)x.Key, x.Count))),
+                GradedDecisions = graded,
+                Orphans = orphans,
+                DuplicatesSinceStart = metrics.FeedbackDuplicatesSinceStart,
+            },
         };
     }
 

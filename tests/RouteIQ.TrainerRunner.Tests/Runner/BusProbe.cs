@@ -33,6 +33,7 @@ public sealed class BusProbe : IAsyncDisposable
                 e.Handler<TrainHeartbeat>(c => Record(c.Message));
                 e.Handler<TrainCompleted>(c => Record(c.Message));
                 e.Handler<TrainFailed>(c => Record(c.Message));
+                e.Handler<TrainLogAppended>(c => Record(c.Message));
             });
         });
     }
@@ -52,6 +53,7 @@ public sealed class BusProbe : IAsyncDisposable
         TrainHeartbeat h => h.JobId == jobId,
         TrainCompleted c => c.JobId == jobId,
         TrainFailed f => f.JobId == jobId,
+        TrainLogAppended l => l.JobId == jobId,
         _ => false,
     });
 

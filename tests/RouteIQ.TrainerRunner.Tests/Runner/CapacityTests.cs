@@ -3,6 +3,7 @@ using RouteIQ.Contracts;
 namespace RouteIQ.TrainerRunner.Tests.Runner;
 
 /// <summary>N runners on one broker share the work without exceeding their slots; GPU jobs reach only GPU nodes.</summary>
+[Trait("Category", "Integration")]
 public sealed class CapacityTests(VhostFixture fixture) : IClassFixture<VhostFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(120);

@@ -10,6 +10,7 @@ using RouteIQ.Workloads;
 namespace RouteIQ.TrainerRunner.Tests.Runner;
 
 /// <summary>One runner on Docker Engine with artifacts in the S3 server, driven over RabbitMQ the way gateway-admin drives it.</summary>
+[Trait("Category", "Integration")]
 public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixture<DockerRunnerFixture>, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
@@ -28,6 +29,33 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
         await using var stream = await Store.OpenReadAsync(key);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return await reader.ReadToEndAsync();
+    }
+
+    [Fact]
+    public async Task A_dataset_of_the_runners_store_reaches_the_container_read_only_without_store_credentials()
+    {
+        var id = $"staged-{Guid.NewGuid():N}"[..20];
+        var key = ArtifactKeys.Dataset(id);
+        await Store.PutAsync(key + "routing_train.jsonl", new MemoryStream(Encoding.UTF8.GetBytes("{\"query\":\"q\"}\n")));
+        await Store.PutAsync(key + "llm_data.json", new MemoryStream(Encoding.UTF8.GetBytes("{}")));
+        var request = BusProbe.Job(
+            "env > /output/env.txt; ls /input > /output/files.txt; cat /input/routing_train.jsonl > /output/train.txt; " +
+            "touch /input/x 2>/dev/null && echo writable > /output/writable.txt; true",
+            b => b.DatasetUri = Store.GetUri(key));
+
+        await _probe.SendAsync(request);
+        await _probe.WaitForAsync<TrainCompleted>(c => c.JobId == request.JobId, Wait);
+
+        var output = ArtifactKeys.RunOutput(request.JobId);
+        Assert.Equal("llm_data.json\nrouting_train.jsonl\n", await ReadAsync(output + "files.txt"));
+        Assert.Equal("{\"query\":\"q\"}\n", await ReadAsync(output + "train.txt"));
+        Assert.False(await Store.ExistsAsync(output + "writable.txt"), "the dataset must be mounted read-only");
+        var env = await ReadAsync(output + "env.txt");
+        Assert.Contains("ROUTEIQ_DATASET_URI=/input/\n", env);
+        Assert.DoesNotContain("AWS_", env);
+        // The staged copy goes with the job.
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(!Directory.EnumerateDirectories(Path.Combine(_runner.DataDir, "runner"), $"{request.JobId:N}-*-input", SearchOption.AllDirectories).Any()),
+            Wait, "the staged dataset to be deleted with the job");
     }
 
     [Fact]
@@ -79,6 +107,7 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
     [Fact]
     public async Task The_container_sees_exactly_the_resolved_environment()
     {
+        // (A request parameter naming a runner-owned variable is refused: RunnerOwnedVariablesTests.)
         var request = BusProbe.Job("env > /output/env.txt; echo m > /output/model.bin", b =>
         {
             b.Environment["SPEC_ONLY"] = "1";
@@ -88,7 +117,6 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
             b.Parameters["OVERRIDDEN"] = "param";
             b.Parameters["REMOVED"] = null;
             b.Parameters["JSON_PARAM"] = "{\"k\":[1,2]}";
-            b.Parameters["ROUTEIQ_OUTPUT_DIR"] = "/tmp/elsewhere";
             b.DatasetUri = "s3://routeiq/datasets/d1/";
         });
 
@@ -247,6 +275,7 @@ public sealed class DockerRunnerTests(DockerRunnerFixture fixture) : IClassFixtu
 }
 
 /// <summary>One runner node and the probe bus, shared by the tests of <see cref="DockerRunnerTests"/>.</summary>
+[Trait("Category", "Integration")]
 public sealed class DockerRunnerFixture : IAsyncLifetime
 {
     public BusProbe Probe { get; private set; } = null!;

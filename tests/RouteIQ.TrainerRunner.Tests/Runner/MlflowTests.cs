@@ -16,6 +16,7 @@ namespace RouteIQ.TrainerRunner.Tests.Runner;
 /// published REST API 2.0 documents them, and assert on the requests the runner sent. They
 /// prove the wiring and the request shapes, not compatibility with a real MLflow server.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class MlflowTests(VhostFixture fixture) : IClassFixture<VhostFixture>, IAsyncLifetime
 {
     private readonly ConcurrentQueue<(string Path, string Query, JsonElement? Body)> _calls = new();

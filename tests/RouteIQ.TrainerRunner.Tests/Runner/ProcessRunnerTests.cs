@@ -5,6 +5,7 @@ using RouteIQ.Contracts;
 namespace RouteIQ.TrainerRunner.Tests.Runner;
 
 /// <summary>The runner with the process launcher and a file artifact store (what <c>routeiq up</c> uses).</summary>
+[Trait("Category", "Integration")]
 public sealed class ProcessRunnerTests(VhostFixture fixture) : IClassFixture<VhostFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

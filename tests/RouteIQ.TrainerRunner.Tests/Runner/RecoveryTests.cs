@@ -15,6 +15,7 @@ namespace RouteIQ.TrainerRunner.Tests.Runner;
 /// job lost and dispatches it again; another runner completes it; the dead runner, restarted,
 /// removes the container it left behind.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class RecoveryTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);

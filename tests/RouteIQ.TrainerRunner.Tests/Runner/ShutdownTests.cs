@@ -5,6 +5,7 @@ using RouteIQ.Testing;
 namespace RouteIQ.TrainerRunner.Tests.Runner;
 
 /// <summary>SIGTERM / host stop: running jobs get the grace period, then are stopped, removed and handed back.</summary>
+[Trait("Category", "Integration")]
 public sealed class ShutdownTests(VhostFixture fixture) : IClassFixture<VhostFixture>, IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

@@ -8,6 +8,7 @@ using RouteIQ.Workloads;
 
 namespace RouteIQ.TrainerRunner.Tests.Workloads;
 
+[Trait("Category", "Integration")]
 public sealed class DockerLauncherContractTests : WorkloadLauncherContract, IDisposable
 {
     private readonly DockerClient _docker = TestDocker.CreateClient();

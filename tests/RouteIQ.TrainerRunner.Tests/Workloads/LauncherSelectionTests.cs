@@ -8,6 +8,7 @@ using RouteIQ.Workloads;
 namespace RouteIQ.TrainerRunner.Tests.Workloads;
 
 /// <summary><c>RouteIQ:Workloads:Launcher</c>: configured wins; unset means Docker when its endpoint answers, else Process.</summary>
+[Trait("Category", "Integration")]
 public sealed class LauncherSelectionTests
 {
     private static IWorkloadLauncher Resolve(Dictionary<string, string?> settings, int registrations = 1)

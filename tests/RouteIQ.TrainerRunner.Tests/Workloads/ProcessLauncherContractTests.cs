@@ -5,6 +5,7 @@ using RouteIQ.Workloads;
 
 namespace RouteIQ.TrainerRunner.Tests.Workloads;
 
+[Trait("Category", "Integration")]
 public sealed class ProcessLauncherContractTests : WorkloadLauncherContract
 {
     private readonly string _state = TestInfra.TempDirectory("process-state");

@@ -9,6 +9,7 @@ namespace RouteIQ.TrainerRunner.Tests.Workloads;
 /// <see cref="ProcessLauncherContractTests"/>; scripts only use <c>$ROUTEIQ_OUTPUT_DIR</c>, so they
 /// mean the same in a container and in a local process.
 /// </summary>
+[Trait("Category", "Integration")]
 public abstract class WorkloadLauncherContract : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

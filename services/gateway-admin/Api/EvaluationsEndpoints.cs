@@ -1,0 +1,150 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MassTransit;
+using RouteIQ.Artifacts;
+using RouteIQ.Contracts;
+using RouteIQ.Routing;
+
+namespace RouteIQ.GatewayAdmin.Api;
+
+/// <summary>
+/// <c>POST /admin/evaluations {"model", "version": n | "@alias", "dataset", "split": "test"}</c>:
+/// off-policy evaluation (IPS, SNIPS, DR with 95 % intervals) of a registered router on a built
+/// dataset's logged decisions; the result is stored next to the version
+/// (<c>registry/{model}/{version}/evaluations/{id}.json</c>) and returned. <c>GET
+/// /admin/evaluations?model=&amp;version=</c> lists a version's evaluations. The version's manifest is
+/// verified with the key rollout signs with (<c>RouteIQ:Rollout:Signing</c>), as serving does.
+/// </summary>
+public static class EvaluationsEndpoints
+{
+    public static IEndpointRouteBuilder MapEvaluationEndpoints(this IEndpointRouteBuilder admin)
+    {
+        admin.MapPost("/evaluations", CreateAsync)
+            .WithName("CreateEvaluation").WithSummary("Off-policy evaluation of a registered router on a dataset's logged decisions (IPS, SNIPS, DR)");
+        admin.MapGet("/evaluations", ListAsync)
+            .WithName("ListEvaluations").WithSummary("A model version's stored evaluations (model, version: n or @alias)");
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpRequest request, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
+        IConfiguration configuration, TimeProvider time, CancellationToken cancellationToken)
+    {
+        JsonElement body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<JsonElement>(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            return ApiProblems.Field("body", $"body is not valid JSON: {ex.Message}");
+        }
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return ApiProblems.Field("body", "body must be a JSON object {model, version, dataset, split}");
+        }
+        foreach (var property in body.EnumerateObject())
+        {
+            if (property.Name is not ("model" or "version" or "dataset" or "split"))
+            {
+                return ApiProblems.Field(property.Name, $"unknown field '{property.Name}' (known: model, version, dataset, split)");
+            }
+        }
+        if (!body.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(modelElement.GetString()))
+        {
+            return ApiProblems.Field("model", "model must be a registered model's name");
+        }
+        if (!body.TryGetProperty("dataset", out var datasetElement) || datasetElement.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(datasetElement.GetString()))
+        {
+            return ApiProblems.Field("dataset", "dataset must be a dataset id");
+        }
+        var split = "test";
+        if (body.TryGetProperty("split", out var splitElement) && splitElement.ValueKind != JsonValueKind.Null)
+        {
+            if (splitElement.ValueKind != JsonValueKind.String || !RegisteredRouterEvaluation.Splits.Contains(splitElement.GetString()))
+            {
+                return ApiProblems.Field("split", $"split must be one of {string.Join(", ", RegisteredRouterEvaluation.Splits)}");
+            }
+            split = splitElement.GetString()!;
+        }
+        var reference = body.TryGetProperty("version", out var versionElement) ? RequestBodies.NormalizeRef(versionElement) : "@production";
+        if (reference is null)
+        {
+            return ApiProblems.Field("version", "version must be '@alias' or integer version");
+        }
+        var resolved = await ResolveAsync(client, modelElement.GetString()!, reference, cancellationToken);
+        if (resolved.Problem is { } problem)
+        {
+            return problem;
+        }
+        try
+        {
+            var result = await RegisteredRouterEvaluation.RunAsync(store, Verifier(configuration), resolved.Model!, resolved.Version, datasetElement.GetString()!, split,
+                NewId.NextSequentialGuid().ToString("N"), time.GetUtcNow(), cancellationToken);
+            result["ref"] = reference;
+            return Results.Json(result, statusCode: 201);
+        }
+        catch (EvaluationException ex)
+        {
+            return ApiProblems.Create(ex.Status, ex.Message, [new("field", ex.Field)]);
+        }
+    }
+
+    private static async Task<IResult> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            return ApiProblems.Field("model", "model is required");
+        }
+        var reference = string.IsNullOrWhiteSpace(version) ? "@production" : RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(version.Trim()));
+        if (reference is null)
+        {
+            return ApiProblems.Field("version", "version must be '@alias' or integer version");
+        }
+        var resolved = await ResolveAsync(client, model, reference, cancellationToken);
+        if (resolved.Problem is { } problem)
+        {
+            return problem;
+        }
+        var items = await RegisteredRouterEvaluation.ListAsync(store, resolved.Model!, resolved.Version, cancellationToken);
+        return Results.Json(new JsonObject { ["model"] = resolved.Model, ["version"] = resolved.Version, ["evaluations"] = items });
+    }
+
+    private static async Task<(string? Model, int Version, IResult? Problem)> ResolveAsync(IRequestClient<ResolveModelVersion> client, string model, string reference, CancellationToken cancellationToken)
+    {
+        try
+        {
+            ArtifactKeys.RegistryVersion(model, 1);
+        }
+        catch (ArgumentException ex)
+        {
+            return (null, 0, ApiProblems.Field("model", ex.Message));
+        }
+        try
+        {
+            var response = await client.GetResponse<ModelVersionResolved, ModelVersionNotFound>(
+                new ResolveModelVersion { ModelName = model, Ref = reference }, cancellationToken, RequestTimeout.After(s: 10));
+            if (response.Message is ModelVersionNotFound missing)
+            {
+                return (null, 0, ApiProblems.Create(404, missing.Reason, [new("model", model), new("version", reference)]));
+            }
+            var found = (ModelVersionResolved)response.Message;
+            return (found.ModelName, found.Version, null);
+        }
+        catch (RequestTimeoutException)
+        {
+            return (null, 0, ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]));
+        }
+    }
+
+    /// <summary>The key rollout signs manifests with (<c>RouteIQ:Rollout:Signing:HmacKey</c> or <c>:Ed25519PrivateKeyPath</c>); null when none is configured.</summary>
+    private static IManifestSigner? Verifier(IConfiguration configuration)
+    {
+        var hmac = configuration["RouteIQ:Rollout:Signing:HmacKey"];
+        if (!string.IsNullOrEmpty(hmac))
+        {
+            return new HmacManifestSigner(hmac);
+        }
+        var ed25519 = configuration["RouteIQ:Rollout:Signing:Ed25519PrivateKeyPath"];
+        return string.IsNullOrEmpty(ed25519) ? null : Ed25519ManifestSigner.FromPrivateKeyFile(ed25519);
+    }
+}

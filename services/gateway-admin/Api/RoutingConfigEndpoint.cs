@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MassTransit;
+using RouteIQ.Artifacts;
+using RouteIQ.Contracts;
+
+namespace RouteIQ.GatewayAdmin.Api;
+
+/// <summary>
+/// <c>GET /admin/models/{name}/routing-config?ref=@production</c>: the settings a RouteIQ gateway
+/// needs to load a model (seed 001's last step): <c>routing_strategy</c>, <c>model_s3_bucket</c>,
+/// <c>model_s3_key</c>, <c>hot_reload</c>, <c>reload_interval</c>, and how its manifest is signed.
+/// An alias points gateways at <c>models/{name}/</c> (the active version, hot-reloaded on every
+/// rollout); a version number pins them to that version's immutable registry folder.
+/// </summary>
+public static class RoutingConfigEndpoint
+{
+    /// <summary>Seconds between a polling gateway's checks of <c>manifest.json</c>.</summary>
+    public const int ReloadIntervalSeconds = 30;
+
+    public static IEndpointRouteBuilder MapRoutingConfigEndpoint(this IEndpointRouteBuilder admin)
+    {
+        admin.MapGet("/models/{name}/routing-config", GetAsync)
+            .WithName("GetRoutingConfig").WithSummary("Gateway settings for a model version (ref: @alias, default @production, or a version)");
+        return admin;
+    }
+
+    private static async Task<IResult> GetAsync(string name, string? @ref, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
+    {
+        var reference = string.IsNullOrWhiteSpace(@ref) ? "@production" : @ref.Trim();
+        if (RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(reference)) is not { } normalized)
+        {
+            return ApiProblems.Field("ref", "ref must be '@alias' or integer version");
+        }
+        Response response;
+        try
+        {
+            response = await client.GetResponse<ModelVersionResolved, ModelVersionNotFound>(
+                new ResolveModelVersion { ModelName = name, Ref = normalized }, cancellationToken, RequestTimeout.After(s: 10));
+        }
+        catch (RequestTimeoutException)
+        {
+            return ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]);
+        }
+        if (response.Message is ModelVersionNotFound missing)
+        {
+            return ApiProblems.Create(404, missing.Reason, [new("name", name), new("ref", normalized)]);
+        }
+        var version = (ModelVersionResolved)response.Message;
+        var folder = ArtifactKeys.RegistryVersion(version.ModelName, version.Version);
+        var manifest = await ReadManifestAsync(store, folder, cancellationToken);
+        var routerType = manifest is null ? null : await ReadRouterTypeAsync(store, folder, manifest, cancellationToken);
+        var pinned = !normalized.StartsWith('@');
+        var key = pinned ? folder : ArtifactKeys.PublishedModel(version.ModelName);
+        var root = store.Root;
+        var isS3 = root.Scheme == "s3";
+        var prefix = root.AbsolutePath.Trim('/');
+        return Results.Json(new JsonObject
+        {
+            ["routing_strategy"] = routerType is null ? "custom" : $"llmrouter-{routerType}",
+            ["model_s3_bucket"] = isS3 ? root.Host : null,
+            ["model_s3_key"] = isS3 ? (prefix.Length > 0 ? $"{prefix}/{key}" : key) : null,
+            ["model_uri"] = store.GetUri(key),
+            ["hot_reload"] = !pinned,
+            ["reload_interval"] = ReloadIntervalSeconds,
+            ["manifest_verification"] = manifest?.SignatureType ?? ManifestSignatureTypes.None,
+            ["name"] = version.ModelName,
+            ["version"] = version.Version,
+            ["ref"] = normalized,
+        });
+    }
+
+    private static async Task<ModelManifest?> ReadManifestAsync(IArtifactStore store, string folder, CancellationToken cancellationToken)
+    {
+        var key = folder + ModelManifest.FileName;
+        if (!await store.ExistsAsync(key, cancellationToken))
+        {
+            return null;
+        }
+        await using var stream = await store.OpenReadAsync(key, cancellationToken);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return ModelManifest.Parse(buffer.ToArray());
+    }
+
+    /// <summary>
+    /// <c>router_type</c> from the header of the version's <c>*.model</c> file (docs/model-format.md:
+    /// 8-byte magic, version, header length, header JSON); null for models of other trainers.
+    /// </summary>
+    private static async Task<string?> ReadRouterTypeAsync(IArtifactStore store, string folder, ModelManifest manifest, CancellationToken cancellationToken)
+    {
+        var file = manifest.Artifacts.FirstOrDefault(a => a.Path.EndsWith(".model", StringComparison.Ordinal));
+        if (file is null)
+        {
+            return null;
+        }
+        await using var stream = await store.OpenReadAsync(folder + file.Path, cancellationToken);
+        var head = new byte[16];
+        if (await stream.ReadAtLeastAsync(head, 16, throwOnEndOfStream: false, cancellationToken) < 16
+            || Encoding.ASCII.GetString(head, 0, 8) != "RIQROUTR")
+        {
+            return null;
+        }
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(12, 4));
+        if (length is 0 or > 1 << 20)
+        {
+            return null;
+        }
+        var header = new byte[length];
+        await stream.ReadExactlyAsync(header, cancellationToken);
+        try
+        {
+            return JsonNode.Parse(header)?["router_type"]?.GetValue<string>();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+}
