@@ -196,6 +196,16 @@ public sealed class ContinuousPolicyStateSurvivesRestartTests : IAsyncLifetime
 
     private Task<int> EvaluateAsync() => ContinuousTestWorld.EvaluateConcurrentlyAsync(1, _admin);
 
+    /// <summary>Waits until the trainer's started runs have finished their jobs: a run still training counts against max_running.</summary>
+    private async Task RunsFinishedAsync()
+    {
+        foreach (var run in await ContinuousTestWorld.RunsAsync(_admin, "steady"))
+        {
+            Assert.NotNull(run.JobId);
+            await _admin.WaitForJobAsync(run.JobId.Value.ToString(), j => (string?)j["state"] == "succeeded", TimeSpan.FromSeconds(60));
+        }
+    }
+
     [Fact]
     public async Task Pause_and_cooldown_hold_across_restarts_and_a_missed_schedule_runs_once()
     {
@@ -216,6 +226,7 @@ public sealed class ContinuousPolicyStateSurvivesRestartTests : IAsyncLifetime
 
         Assert.Equal(200, (await _admin.PostAsync("/admin/continuous/steady/resume", null)).Status);
         Assert.Equal(1, await EvaluateAsync());
+        await RunsFinishedAsync();
 
         // Cooldown (1 h from t0+20 min) outlives a restart although new decisions are there.
         await ContinuousTestWorld.IngestAsync(_telemetry, ContinuousTestWorld.Events(12, 300, t0.AddMinutes(25), shifted: false));
@@ -227,6 +238,7 @@ public sealed class ContinuousPolicyStateSurvivesRestartTests : IAsyncLifetime
         _clock.SetUtcNow(t0.AddMinutes(90));
         Assert.Equal(1, await EvaluateAsync());
         Assert.Equal([Triggers.NewDecisions, Triggers.NewDecisions], (await ContinuousTestWorld.RunsAsync(_admin, "steady")).Select(r => r.Trigger));
+        await RunsFinishedAsync();
 
         // Down for three days (t0 is a midnight: three 12:00 ticks): one scheduled run on start, not three.
         await _admin.DisposeAsync();
