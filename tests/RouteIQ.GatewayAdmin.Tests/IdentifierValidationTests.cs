@@ -57,6 +57,7 @@ public sealed class IdentifierValidationTests(LedgerFixture fixture) : IClassFix
     [InlineData("/admin/train/knn")]
     [InlineData("/admin/roll")]
     [InlineData("/admin/rollback")]
+    [InlineData("/admin/evaluations")]
     public async Task AnInvalidUtf8BodyIs400ProblemJson(string path)
     {
         using var content = new ByteArrayContent([.. "{\"dataset\":\"ab"u8, 0xFF, 0xFE, .. "\",\"name\":\"x"u8, 0xC3, 0x28, .. "\"}"u8]);
@@ -68,5 +69,28 @@ public sealed class IdentifierValidationTests(LedgerFixture fixture) : IClassFix
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("body", (string?)body["field"]);
+    }
+
+    [Theory]
+    [InlineData("/admin/models/{0}/routing-config", "name")]
+    [InlineData("/admin/evaluations?model={0}", "model")]
+    public async Task AHostileModelNameInALookupIs400NamingTheField(string template, string field)
+    {
+        foreach (var name in new[] { "..%2F..%2Fetc", "knn-router%0A", "a%20b", "x%3Bdrop" })
+        {
+            var (status, body) = await Host.GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, template, name));
+
+            Assert.True(status == 400, $"{name}: {status} {body.ToJsonString()}");
+            Assert.Equal(field, (string?)body["field"]);
+        }
+    }
+
+    [Fact]
+    public async Task AHostileModelNameInAnEvaluationRequestIs400NamingTheField()
+    {
+        var (status, body, _) = await Host.PostAsync("/admin/evaluations", """{"model":"../../etc","dataset":"d1"}""");
+
+        Assert.Equal(400, status);
+        Assert.Equal("model", (string?)body["field"]);
     }
 }

@@ -75,6 +75,38 @@ public sealed class ImportTests(ImportFixture fixture) : IClassFixture<ImportFix
     }
 
     [Fact]
+    public async Task A_jaeger_span_with_invalid_utf8_is_rejected_with_its_bytes_and_the_spans_around_it_are_stored()
+    {
+        var recorded = await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Recorded", "jaeger-traces.json"));
+        var importer = Host.Services.GetRequiredService<JaegerImporter>();
+        var clean = await importer.ImportResponseAsync(new MemoryStream(recorded));
+        // The same response with one more span first in the first trace: its decision payload holds 0xFF 0xFE.
+        byte[] bad = [.. """{"traceID":"4bf92f3577b34da6a3ce929d0e0e47fe","spanID":"00f067aa0ba902fe","logs":[{"fields":[{"key":"event","value":"routeiq.router_decision.v1"},{"key":"routeiq.router_decision.payload","value":"{\"event_id\":\"x"""u8,
+            0xFF, 0xFE, .. """\"}"}]}]},"""u8];
+        var at = recorded.AsSpan().IndexOf("\"spans\": ["u8) + "\"spans\": ["u8.Length;
+        Assert.True(at > 20);
+        byte[] hostile = [.. recorded.AsSpan(0, at), .. bad, .. recorded.AsSpan(at)];
+        var before = await RejectedCountAsync();
+
+        var report = await importer.ImportResponseAsync(new MemoryStream(hostile));
+
+        Assert.Equal(clean.Received + 1, report.Received);
+        Assert.Equal(clean.Stored + clean.Duplicates, report.Stored + report.Duplicates);
+        Assert.Equal(clean.Rejected + 1, report.Rejected);
+        Assert.Contains(report.Rejections, r => r.Index == 0 && r.Reason.Contains("not valid UTF-8", StringComparison.Ordinal));
+        Assert.Equal(before + 1 + clean.Rejected, await RejectedCountAsync());
+        await using var db = await Host.DbAsync();
+        var row = await db.RejectedEvents.OrderByDescending(r => r.Id).FirstAsync(r => r.Reason.Contains("not valid UTF-8"));
+        Assert.Equal(bad[..^1], Convert.FromBase64String(row.RawBody["base64:".Length..]));
+    }
+
+    private async Task<int> RejectedCountAsync()
+    {
+        await using var db = await Host.DbAsync();
+        return await db.RejectedEvents.CountAsync();
+    }
+
+    [Fact]
     public async Task AJaegerThatAnswersAnErrorIsReportedAs502()
     {
         await using var jaeger = await StartJaegerAsync("not json"u8.ToArray(), []);

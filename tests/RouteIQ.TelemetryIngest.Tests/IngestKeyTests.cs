@@ -38,9 +38,9 @@ public sealed class IngestKeyTests
         return request;
     }
 
-    private static HttpRequestMessage Events(string? header = null, string? value = null)
+    private static HttpRequestMessage Events(string? header = null, string? value = null, string path = "admin/telemetry/events")
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "admin/telemetry/events") { Content = new StringContent("") };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent("") };
         if (header is not null)
         {
             request.Headers.TryAddWithoutValidation(header, value);
@@ -72,6 +72,12 @@ public sealed class IngestKeyTests
         Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(host, Events()));
         Assert.Equal(HttpStatusCode.OK, await SendAsync(host, Events("X-API-Key", IngestKey)));
         Assert.Equal(HttpStatusCode.OK, await SendAsync(host, Events("X-API-Key", AdminKey)));
+
+        // Grades (POST /v1/feedback) are ingest too: a judge needs the same key.
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(host, Events(path: "v1/feedback")));
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(host, Events("X-API-Key", "wrong", "v1/feedback")));
+        Assert.NotEqual(HttpStatusCode.Unauthorized, await SendAsync(host, Events("X-API-Key", IngestKey, "v1/feedback")));
+        Assert.NotEqual(HttpStatusCode.Unauthorized, await SendAsync(host, Events("Authorization", "Bearer " + AdminKey, "v1/feedback")));
 
         // An ingest key is not an admin key.
         using var summary = new HttpRequestMessage(HttpMethod.Get, "admin/telemetry/summary");

@@ -29,16 +29,13 @@ public static class EvaluationsEndpoints
     private static async Task<IResult> CreateAsync(HttpRequest request, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
         IConfiguration configuration, TimeProvider time, CancellationToken cancellationToken)
     {
-        JsonElement body;
-        try
+        // The same reader as train and roll: UTF-8 checked up front, malformed JSON and over-large bodies as problem+json.
+        var (json, bodyProblem) = await RequestBodies.ReadAsync(request, cancellationToken);
+        if (bodyProblem is not null)
         {
-            body = await JsonSerializer.DeserializeAsync<JsonElement>(request.Body, cancellationToken: cancellationToken);
+            return bodyProblem;
         }
-        catch (JsonException ex)
-        {
-            return ApiProblems.Field("body", $"body is not valid JSON: {ex.Message}");
-        }
-        if (body.ValueKind != JsonValueKind.Object)
+        if (json is not { } body)
         {
             return ApiProblems.Field("body", "body must be a JSON object {model, version, dataset, split}");
         }
@@ -52,6 +49,10 @@ public static class EvaluationsEndpoints
         if (!body.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(modelElement.GetString()))
         {
             return ApiProblems.Field("model", "model must be a registered model's name");
+        }
+        if (Identifiers.Problem(modelElement.GetString(), "model") is { } modelProblem)
+        {
+            return ApiProblems.Field("model", modelProblem);
         }
         if (!body.TryGetProperty("dataset", out var datasetElement) || datasetElement.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(datasetElement.GetString()))
         {
@@ -91,9 +92,9 @@ public static class EvaluationsEndpoints
 
     private static async Task<IResult> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(model))
+        if (Identifiers.Problem(model, "model") is { } modelProblem)
         {
-            return ApiProblems.Field("model", "model is required");
+            return ApiProblems.Field("model", modelProblem);
         }
         var reference = string.IsNullOrWhiteSpace(version) ? "@production" : RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(version.Trim()));
         if (reference is null)

@@ -29,6 +29,10 @@ public static class RoutingConfigEndpoint
 
     private static async Task<IResult> GetAsync(string name, string? @ref, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
     {
+        if (Identifiers.Problem(name, "name") is { } nameProblem)
+        {
+            return ApiProblems.Field("name", nameProblem);
+        }
         var reference = string.IsNullOrWhiteSpace(@ref) ? "@production" : @ref.Trim();
         if (RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(reference)) is not { } normalized)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RouteIQ.TelemetryIngest.Parsing;
@@ -115,7 +116,16 @@ public sealed class JaegerImporter(HttpClient http, IngestService ingest, IOptio
                 }
                 foreach (var span in traceSpans.EnumerateArray())
                 {
-                    ReadSpan(span, batch, ref index);
+                    try
+                    {
+                        ReadSpan(span, batch, ref index);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        // JsonDocument transcodes strings lazily, so invalid UTF-8 surfaces here: this
+                        // span is rejected with its exact bytes, the spans around it go on.
+                        batch.Reject("span: a string is not valid UTF-8", index++, RawBody.From(JsonMarshal.GetRawUtf8Value(span)), countAsReceived: true);
+                    }
                     spans++;
                     if (batch.Count >= options.Value.BatchSize)
                     {
