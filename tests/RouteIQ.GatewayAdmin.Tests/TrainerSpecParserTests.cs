@@ -152,6 +152,45 @@ public sealed class TrainerSpecParserTests
         Assert.Equal("ds-example", gpu.Dataset); // ${ROUTEIQ_DEFAULT_DATASET:-ds-example}
     }
 
+    [Theory]
+    [InlineData("MF_FACTORS", "MF_FACTORS")]
+    [InlineData("router_type", "did you mean ROUTER_TYPE")]
+    [InlineData("hparam.embedding_model", "hparam.embedding_model")]
+    public void A_setting_the_built_in_trainer_would_refuse_is_refused_when_the_spec_loads(string setting, string expected)
+    {
+        var yaml = $"mf:\n  trainer_image: routeiq/router-trainer:dev\n  env:\n    ROUTER_TYPE: mf\n    \"{setting}\": \"64\"\n";
+
+        var result = TrainerSpecParser.Parse("mf.yaml", yaml, NoEnv);
+
+        Assert.Empty(result.Trainers);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(5, error.Line);
+        Assert.Contains($"trainer 'mf': env: unknown setting '{setting}'", error.Reason);
+        Assert.Contains(expected, error.Reason);
+    }
+
+    [Fact]
+    public void A_trainer_of_its_own_and_ordinary_environment_may_set_any_name()
+    {
+        const string yaml = """
+            own:
+              trainer_image: acme/trainer:1
+              env: {MF_FACTORS: "64", router_type: x}
+            builtin:
+              trainer_image: routeiq/router-trainer:dev
+              env: {ROUTER_TYPE: mf, MF_DIM: "64", HF_TOKEN: t, http_proxy: ""}
+            scripted:
+              trainer_image: routeiq/router-trainer:dev
+              command: [/bin/sh, -c, "echo $MF_FACTORS"]
+              env: {MF_FACTORS: "64"}
+            """;
+
+        var result = TrainerSpecParser.Parse("ok.yaml", yaml, NoEnv);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(3, result.Trainers.Count);
+    }
+
     internal static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RouteIQ.Contracts;
+using RouteIQ.RouterTrainer;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -113,6 +114,7 @@ public static partial class TrainerSpecParser
     private static TrainerSpec ParseTrainer(string file, string name, int line, YamlMappingNode map, List<SpecLoadError> errors)
     {
         var spec = new TrainerSpec { Name = name, SourceFile = file, Line = line };
+        YamlNode? envNode = null;
         foreach (var (keyNode, value) in map.Children)
         {
             var key = (keyNode as YamlScalarNode)?.Value ?? "";
@@ -139,6 +141,7 @@ public static partial class TrainerSpecParser
                     spec = spec with { ServeImageOptions = StringMap(value, Fail, allowEmpty: false) };
                     break;
                 case "env":
+                    envNode = value;
                     spec = spec with { Env = EnvMap(value, Fail) };
                     break;
                 case "timeout":
@@ -204,6 +207,19 @@ public static partial class TrainerSpecParser
                     var known = string.Join(", ", KnownKeys.Order(StringComparer.Ordinal));
                     errors.Add(Error(file, keyNode, $"trainer '{name}': unknown key '{key}' (known: {known})"));
                     break;
+            }
+        }
+        // What the built-in trainer would refuse at start (exit 2: a miscased or misspelt setting
+        // such as MF_FACTORS) is refused when the spec loads, with its position.
+        if (envNode is not null && spec.TrainerImage is { } image && TrainRequestResolver.IsBuiltInTrainer(image, spec.Command))
+        {
+            foreach (var setting in spec.Env.Keys)
+            {
+                if (TrainerSettingNames.Problem(setting) is { } problem)
+                {
+                    var at = envNode is YamlMappingNode env && env.Children.Keys.FirstOrDefault(k => (k as YamlScalarNode)?.Value == setting) is { } keyNode ? keyNode : envNode;
+                    errors.Add(Error(file, at, $"trainer '{name}': env: {problem}"));
+                }
             }
         }
         return spec;
