@@ -57,9 +57,11 @@ public sealed class FeedbackOverRabbitMqIsStoredOnceTests : IAsyncLifetime
         await TestInfra.WaitUntilAsync(async () =>
         {
             await using var db = await _host.DbAsync();
+            // The decisions were published last and travel on their own exchange: wait for them too.
             return await db.Feedback.CountAsync() == 1000 && metrics.FeedbackDuplicatesSinceStart >= 150
-                && await db.RejectedEvents.CountAsync(r => r.RawBody.Contains(marker)) == 3;
-        }, TimeSpan.FromSeconds(90), "1,000 grades, 150 duplicates and 3 rejections");
+                && await db.RejectedEvents.CountAsync(r => r.RawBody.Contains(marker)) == 3
+                && await _host.CountDecisionsAsync(generator.TimestampMs(0), generator.TimestampMs(500)) >= 500;
+        }, TimeSpan.FromSeconds(90), "1,000 grades, 150 duplicates, 3 rejections and 500 decisions");
         Assert.Equal(500, await _host.CountDecisionsAsync(generator.TimestampMs(0), generator.TimestampMs(500)));
         Assert.Equal(150, metrics.FeedbackDuplicatesSinceStart);
         await using var check = await _host.DbAsync();
