@@ -43,5 +43,20 @@ public sealed class DocumentedCommandsOnARealSystemTests
         var jobs = await CliProcess.RunAsync("--server", admin, "jobs");
         Assert.Contains(rollJob, jobs.Stdout);
         Assert.StartsWith("JOB ID", jobs.Stdout);
+
+        // README "Continuous training": the list, pause and resume, as written.
+        var continuous = await CliProcess.RunAsync("--server", admin, "continuous");
+        Assert.True(continuous.ExitCode == 0, continuous.ToString());
+        Assert.Contains("knn-router", continuous.Stdout);
+        var pause = await CliProcess.RunAsync("--server", admin, "continuous", "pause", "knn-router");
+        Assert.True(pause.ExitCode == 0, pause.ToString());
+        var listed = JsonNode.Parse((await CliProcess.RunAsync("--server", admin, "--json", "continuous")).Stdout)!;
+        Assert.True(listed["trainers"]!["knn-router"]!["paused"]!.GetValue<bool>(), listed.ToJsonString());
+        Assert.Matches(@"knn-router\s+paused", (await CliProcess.RunAsync("--server", admin, "continuous")).Stdout);
+        var resume = await CliProcess.RunAsync("--server", admin, "continuous", "resume", "knn-router");
+        Assert.True(resume.ExitCode == 0, resume.ToString());
+        listed = JsonNode.Parse((await CliProcess.RunAsync("--server", admin, "--json", "continuous")).Stdout)!;
+        Assert.False(listed["trainers"]!["knn-router"]!["paused"]!.GetValue<bool>(), listed.ToJsonString());
+        Assert.Equal(5, (await CliProcess.RunAsync("--server", admin, "continuous", "pause", "nobody")).ExitCode);
     }
 }

@@ -10,6 +10,7 @@ namespace RouteIQ.TelemetryIngest.Tests;
 /// mean, shadow grades as their own observations, graded_only, propensities), and the same
 /// decisions and grades give the same bytes whatever order and how often they arrived.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DatasetsLearnFromGradesTests(FeedbackInputsFixture fixture) : IClassFixture<FeedbackInputsFixture>
 {
     private TelemetryHost Host => fixture.Host;

@@ -29,6 +29,7 @@ public sealed class FeedbackInputsFixture : IAsyncLifetime
 }
 
 /// <summary>Grades come in over every road decisions use (HTTP, files, OTLP, the CLI), deduplicated by feedback_id, bad ones rejected with their reason.</summary>
+[Trait("Category", "Integration")]
 public sealed class FeedbackArrivesOverEveryInputTests(FeedbackInputsFixture fixture) : IClassFixture<FeedbackInputsFixture>
 {
     private TelemetryHost Host => fixture.Host;
