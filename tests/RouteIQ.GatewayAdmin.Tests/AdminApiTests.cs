@@ -241,14 +241,22 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
             TimeSpan.FromSeconds(30), "the first heartbeat's log tail");
         Assert.Equal("epoch 1\n", tail);
 
-        // follow=true streams until the job ends (here: cancelled).
-        var follow = Host.Http.GetStringAsync($"/admin/jobs/{jobId}/logs?follow=true");
-        await Task.Delay(300);
-        Assert.False(follow.IsCompleted);
+        // follow=true streams the tail at once, then stays open until the job ends (here: cancelled).
+        using var follow = await Host.Http.GetAsync($"/admin/jobs/{jobId}/logs?follow=true", HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await follow.Content.ReadAsStreamAsync();
+        var head = new byte[8];
+        using (var firstBytes = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+        {
+            Assert.Equal(8, await stream.ReadAtLeastAsync(head, 8, throwOnEndOfStream: false, firstBytes.Token));
+        }
+        Assert.Equal("epoch 1\n", Encoding.UTF8.GetString(head));
+        var rest = new StreamReader(stream).ReadToEndAsync();
+        Assert.False(rest.IsCompleted);
+        Assert.Equal("running", (string?)(await Host.GetAsync($"/admin/jobs/{jobId}")).Body["state"]);
         using (await Host.Http.DeleteAsync($"/admin/jobs/{jobId}"))
         {
         }
-        Assert.StartsWith("epoch 1\n", await follow.WaitAsync(TimeSpan.FromSeconds(20)));
+        await rest.WaitAsync(TimeSpan.FromSeconds(20));
 
         var (_, failed, _) = await Host.PostAsync("/admin/train/failing", new { });
         Assert.EndsWith("boom", await Host.Http.GetStringAsync($"/admin/jobs/{failed["job_id"]}/logs"));

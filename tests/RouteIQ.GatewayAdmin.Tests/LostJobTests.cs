@@ -47,12 +47,14 @@ public sealed class LostJobTests : IAsyncLifetime
         await TestInfra.WaitUntilAsync(() => Task.FromResult(_cluster.Cancels.Any(c => c.JobId == id && c.Attempt == 1 && c.Node == "fake-node-1")),
             TimeSpan.FromSeconds(10), "CancelTrain for the lost attempt");
 
-        // A late event of the stale attempt changes nothing.
-        await _host.Services.GetRequiredService<IBus>().Publish(new TrainFailed
+        // A late event of the stale attempt changes nothing (checked once the ledger has consumed it).
+        var bus = _host.Services.GetRequiredService<IBus>();
+        using var late = ConsumedWatch<TrainFailed>.Start(bus, m => m.JobId == id && m.Reason == "late");
+        await bus.Publish(new TrainFailed
         {
             JobId = id, Trainer = "silent", Attempt = 1, Reason = "late", ExitCode = 1, FailedAt = DateTimeOffset.UtcNow,
         });
-        await Task.Delay(1000);
+        await late.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal("succeeded", (string?)(await _host.GetAsync($"/admin/jobs/{jobId}")).Body["state"]);
     }
 
