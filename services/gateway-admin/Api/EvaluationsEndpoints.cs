@@ -92,9 +92,9 @@ public static class EvaluationsEndpoints
 
     private static async Task<IResult> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
     {
-        if (Identifiers.Problem(model, "model") is { } modelProblem)
+        if (model is null || Identifiers.Problem(model, "model") is { } modelProblem)
         {
-            return ApiProblems.Field("model", modelProblem);
+            return ApiProblems.Field("model", Identifiers.Problem(model, "model")!);
         }
         var reference = string.IsNullOrWhiteSpace(version) ? "@production" : RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(version.Trim()));
         if (reference is null)
