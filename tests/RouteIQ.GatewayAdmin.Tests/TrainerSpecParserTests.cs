@@ -155,7 +155,7 @@ public sealed class TrainerSpecParserTests
     [Theory]
     [InlineData("MF_FACTORS", "MF_FACTORS")]
     [InlineData("router_type", "did you mean ROUTER_TYPE")]
-    [InlineData("hparam.embedding_model", "hparam.embedding_model")]
+    [InlineData("KNN_NEIGHBOURS", "known: ")]
     public void A_setting_the_built_in_trainer_would_refuse_is_refused_when_the_spec_loads(string setting, string expected)
     {
         var yaml = $"mf:\n  trainer_image: routeiq/router-trainer:dev\n  env:\n    ROUTER_TYPE: mf\n    \"{setting}\": \"64\"\n";

@@ -213,7 +213,7 @@ public static partial class TrainerSpecParser
         // such as MF_FACTORS) is refused when the spec loads, with its position.
         if (envNode is not null && spec.TrainerImage is { } image && TrainRequestResolver.IsBuiltInTrainer(image, spec.Command))
         {
-            foreach (var setting in spec.Env.Keys)
+            foreach (var setting in spec.Env.Keys.Where(EnvironmentNames.IsValid))
             {
                 if (TrainerSettingNames.Problem(setting) is { } problem)
                 {
