@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.ServiceDefaults;
 using Spectre.Console;
 
@@ -895,13 +896,4 @@ public static partial class RouteIQCli
     }
 
     private const int FailureLogLines = 25;
-}
-
-public static class JobStates
-{
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Cancelled = "cancelled";
-
-    public static bool IsTerminal(string state) => state is Succeeded or Failed or Cancelled;
 }

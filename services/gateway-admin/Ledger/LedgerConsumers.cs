@@ -18,7 +18,7 @@ public sealed class TrainStartedConsumer(JobLedger ledger, ILogger<TrainStartedC
         await ledger.ApplyAsync(m.JobId, (job, db, now) =>
         {
             duplicateOn = null;
-            if (m.Attempt < job.Attempt || job.Phase != "training")
+            if (m.Attempt < job.Attempt || job.Phase != JobPhases.Training)
             {
                 return false;
             }
@@ -60,7 +60,7 @@ public sealed class TrainHeartbeatConsumer(JobLedger ledger) : IConsumer<TrainHe
         var m = context.Message;
         return ledger.ApplyAsync(m.JobId, (job, _, _) =>
         {
-            if (m.Attempt != job.Attempt || job.Phase != "training" || JobStates.IsTerminal(job.State))
+            if (m.Attempt != job.Attempt || job.Phase != JobPhases.Training || JobStates.IsTerminal(job.State))
             {
                 return false;
             }
@@ -117,7 +117,7 @@ public sealed class TrainCompletedConsumer(JobLedger ledger) : IConsumer<TrainCo
             job.StartedAt ??= m.CompletedAt.AddSeconds(-m.DurationSeconds);
             if (job.RollOnSuccess)
             {
-                job.Phase = "rolling";
+                job.Phase = JobPhases.Rolling;
                 JobOutcome.Settle(job, now);
             }
             else
@@ -147,7 +147,7 @@ public sealed class TrainFailedConsumer(JobLedger ledger, ILogger<TrainFailedCon
         var m = context.Message;
         return ledger.ApplyAsync(m.JobId, (job, db, now) =>
         {
-            if (m.Attempt != job.Attempt || job.Phase != "training" || JobStates.IsTerminal(job.State))
+            if (m.Attempt != job.Attempt || job.Phase != JobPhases.Training || JobStates.IsTerminal(job.State))
             {
                 return false;
             }

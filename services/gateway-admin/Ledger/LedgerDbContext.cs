@@ -24,6 +24,13 @@ public static class JobKinds
     public const string Rollback = "rollback";
 }
 
+/// <summary>Where a running job is: a train job trains, then (train_then_roll) rolls; roll jobs only roll.</summary>
+public static class JobPhases
+{
+    public const string Training = "training";
+    public const string Rolling = "rolling";
+}
+
 /// <summary>One train, roll or rollback request and everything the ledger learned about it.</summary>
 public sealed class Job
 {
@@ -33,7 +40,7 @@ public sealed class Job
     public string? ModelName { get; set; }
     public required string State { get; set; }
 
-    /// <summary><c>training</c> or <c>rolling</c> (train jobs that roll on success).</summary>
+    /// <summary><see cref="JobPhases.Training"/> or <see cref="JobPhases.Rolling"/> (train jobs that roll on success).</summary>
     public string? Phase { get; set; }
 
     /// <summary>The dispatch number: events of an older attempt are ignored.</summary>

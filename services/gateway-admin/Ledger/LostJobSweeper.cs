@@ -51,7 +51,7 @@ public sealed class LostJobSweeper(
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
         {
             var running = await db.Jobs.AsNoTracking()
-                .Where(j => j.State == JobStates.Running && j.Phase == "training")
+                .Where(j => j.State == JobStates.Running && j.Phase == JobPhases.Training)
                 .Select(j => new { j.Id, j.LastHeartbeatAt, j.StartedAt })
                 .ToListAsync(cancellationToken);
             suspects = running.Where(j => (j.LastHeartbeatAt ?? j.StartedAt ?? DateTimeOffset.MaxValue) < cutoff).Select(j => j.Id).ToList();
@@ -63,7 +63,7 @@ public sealed class LostJobSweeper(
             await ledger.ApplyAsync(id, (job, db, now) =>
             {
                 // Re-checked on the fresh row: a heartbeat or another replica may have got there first.
-                if (job.State != JobStates.Running || job.Phase != "training" || (job.LastHeartbeatAt ?? job.StartedAt ?? now) >= now - silence)
+                if (job.State != JobStates.Running || job.Phase != JobPhases.Training || (job.LastHeartbeatAt ?? job.StartedAt ?? now) >= now - silence)
                 {
                     return false;
                 }
