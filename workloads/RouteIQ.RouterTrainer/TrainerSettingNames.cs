@@ -51,10 +51,4 @@ internal static class TrainerSettingNames
         }
         return null;
     }
-
-    /// <summary>A request parameter for the built-in trainer: only its known settings (and the model name) are accepted.</summary>
-    public static string? ParameterProblem(string name) =>
-        Known.Contains(name) || name == RegisteredModelName
-            ? null
-            : Problem(name) ?? $"unknown setting '{name}': routeiq/router-trainer reads {string.Join(", ", Known.Order(StringComparer.Ordinal))}";
 }

@@ -92,16 +92,16 @@ public static class EvaluationsEndpoints
 
     private static async Task<IResult> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
     {
-        if (model is null || Identifiers.Problem(model, "model") is { } modelProblem)
+        if (Identifiers.Problem(model, "model") is { } modelProblem)
         {
-            return ApiProblems.Field("model", Identifiers.Problem(model, "model")!);
+            return ApiProblems.Field("model", modelProblem);
         }
         var reference = string.IsNullOrWhiteSpace(version) ? "@production" : RequestBodies.NormalizeRef(JsonSerializer.SerializeToElement(version.Trim()));
         if (reference is null)
         {
             return ApiProblems.Field("version", "version must be '@alias' or integer version");
         }
-        var resolved = await ResolveAsync(client, model, reference, cancellationToken);
+        var resolved = await ResolveAsync(client, model!, reference, cancellationToken); // a valid identifier: not null
         if (resolved.Problem is { } problem)
         {
             return problem;

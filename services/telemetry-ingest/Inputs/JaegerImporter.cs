@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using RouteIQ.Artifacts;
 using RouteIQ.TelemetryIngest.Parsing;
 using RouteIQ.TelemetryIngest.Store;
 
@@ -305,48 +306,15 @@ public sealed class JaegerHostNotAllowedException()
     : Exception("the host is not an allowed Jaeger query service (RouteIQ:Telemetry:JaegerHosts; loopback only when empty)");
 
 /// <summary>A read-only stream that fails once more than <c>limit</c> bytes have come through it.</summary>
-internal sealed class CappedStream(Stream inner, long limit) : Stream
+internal sealed class CappedStream(Stream inner, long limit) : ReadThroughStream(inner, ownsInner: true)
 {
-    private long _read;
-
     public sealed class OverLimitException() : IOException("response over the size limit");
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        => Count(await inner.ReadAsync(buffer, cancellationToken));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
-
-    private int Count(int n)
+    protected override void Passed(ReadOnlySpan<byte> bytes)
     {
-        _read += n;
-        return _read > limit ? throw new OverLimitException() : n;
-    }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => _read; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
+        if (BytesRead > limit)
         {
-            inner.Dispose();
+            throw new OverLimitException();
         }
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync();
-        await base.DisposeAsync();
     }
 }

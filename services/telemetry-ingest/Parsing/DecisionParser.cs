@@ -991,15 +991,15 @@ public sealed class DecisionParser(TelemetryIngestOptions options, TimeProvider 
         return new Guid(hash[..16], bigEndian: true).ToString("D");
     }
 
-    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+    /// <summary>A value quoted in a rejection reason: at most 64 characters.</summary>
+    internal static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
-    private static string FirstSentence(string message)
+    /// <summary>A System.Text.Json message without its " Path: …" part.</summary>
+    internal static string FirstSentence(string message)
     {
         var i = message.IndexOf(" Path:", StringComparison.Ordinal);
         return i > 0 ? message[..i] : message;
     }
-
-    private sealed class RejectException(string reason) : Exception(reason);
 
     private struct LegacyScratch
     {
@@ -1062,3 +1062,6 @@ public sealed record LegacyRecord
     public double? Performance { get; init; }
     public bool Failed { get; init; }
 }
+
+/// <summary>Thrown inside a parser to reject the event it reads with this reason (never escapes a parser).</summary>
+internal sealed class RejectException(string reason) : Exception(reason);

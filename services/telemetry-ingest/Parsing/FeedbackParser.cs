@@ -71,12 +71,12 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         catch (JsonException ex)
         {
-            return ParseResult.Reject($"malformed JSON: {ex.Message.Split(" Path:")[0]}");
+            return ParseResult.Reject($"malformed JSON: {DecisionParser.FirstSentence(ex.Message)}");
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or OverflowException or DecoderFallbackException)
         {
             // Invalid UTF-8 inside a string surfaces when the string is read.
-            return ParseResult.Reject($"malformed JSON: {ex.Message.Split(" Path:")[0]}");
+            return ParseResult.Reject($"malformed JSON: {DecisionParser.FirstSentence(ex.Message)}");
         }
         finally
         {
@@ -139,12 +139,12 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         if (contractName != ContractName)
         {
-            throw new RejectException($"contract_name: '{Truncate(contractName)}' is not {ContractName}");
+            throw new RejectException($"contract_name: '{DecisionParser.Truncate(contractName)}' is not {ContractName}");
         }
         version ??= "v1";
         if (!ContractVersions.Contains(version))
         {
-            throw new RejectException($"contract_version: unsupported version '{Truncate(version)}' (supported: v1)");
+            throw new RejectException($"contract_version: unsupported version '{DecisionParser.Truncate(version)}' (supported: v1)");
         }
         if (feedbackId is null)
         {
@@ -152,7 +152,7 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         if (!Guid.TryParse(feedbackId, out var feedbackGuid))
         {
-            throw new RejectException($"feedback_id: expected a UUID, got '{Truncate(feedbackId)}'");
+            throw new RejectException($"feedback_id: expected a UUID, got '{DecisionParser.Truncate(feedbackId)}'");
         }
         if (eventId is { Length: > 128 })
         {
@@ -184,7 +184,7 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         if (!FeedbackSources.IsKnown(source))
         {
-            throw new RejectException($"source: unknown value '{Truncate(source)}' (expected one of {string.Join(", ", FeedbackSources.DefaultPrecedence)})");
+            throw new RejectException($"source: unknown value '{DecisionParser.Truncate(source)}' (expected one of {string.Join(", ", FeedbackSources.DefaultPrecedence)})");
         }
         if (model is { Length: 0 })
         {
@@ -262,7 +262,7 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         if (!p.Value.TryGetDouble(out var value) || !double.IsFinite(value))
         {
-            throw new RejectException($"score: not a finite number ({Truncate(p.Value.GetRawText())})");
+            throw new RejectException($"score: not a finite number ({DecisionParser.Truncate(p.Value.GetRawText())})");
         }
         if (value is < 0 or > 1)
         {
@@ -287,7 +287,7 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         }
         if (!DecisionParser.IsHex(value, length))
         {
-            throw new RejectException($"{p.Name}: expected {length} hex characters, got '{Truncate(value)}'");
+            throw new RejectException($"{p.Name}: expected {length} hex characters, got '{DecisionParser.Truncate(value)}'");
         }
         return value.ToLowerInvariant();
     }
@@ -320,7 +320,7 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         {
             return value.ToUnixTimeMilliseconds();
         }
-        throw new RejectException($"{p.Name}: '{Truncate(p.Value.GetString() ?? "")}' is not an ISO 8601 timestamp");
+        throw new RejectException($"{p.Name}: '{DecisionParser.Truncate(p.Value.GetString() ?? "")}' is not an ISO 8601 timestamp");
     }
 
     private static string Describe(JsonValueKind kind) => kind switch
@@ -333,8 +333,4 @@ public sealed class FeedbackParser(TelemetryIngestOptions options, TimeProvider 
         JsonValueKind.Null => "null",
         _ => kind.ToString(),
     };
-
-    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
-
-    private sealed class RejectException(string reason) : Exception(reason);
 }
