@@ -6,8 +6,9 @@ using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using RouteIQ.Cli;
+using RouteIQ.Client;
 using RouteIQ.GatewayAdmin.Ledger;
-using JobStates = RouteIQ.GatewayAdmin.Ledger.JobStates;
+using JobStates = RouteIQ.Client.JobStates;
 using RouteIQ.Testing;
 
 // Dashboard page times with many jobs in the ledger, beside the plain JSON admin endpoint for the

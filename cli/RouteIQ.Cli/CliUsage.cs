@@ -7,6 +7,21 @@ namespace RouteIQ.Cli;
 /// <summary>A mistake on the command line or in the environment: one line on stderr, exit code 2.</summary>
 public sealed class CliUsageException(string message) : Exception(message);
 
+public static class CliServer
+{
+    /// <summary><c>--server</c> as a base URI; anything but an absolute http(s) URL is a usage error.</summary>
+    public static Uri Uri(string server)
+    {
+        if (!System.Uri.TryCreate(server.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+        {
+            throw new CliUsageException($"--server '{server}' is not an http(s) URL; write the scheme too, e.g. --server http://{server.Split("://")[^1].TrimEnd('/')}");
+        }
+        return uri;
+    }
+
+    public static AdminClient Client(string server, string? apiKey) => AdminClient.Create(Uri(server), apiKey);
+}
+
 /// <summary>Parse errors as a newcomer reads them: no .NET type names, a pointer to --help, exit code 2.</summary>
 public static partial class CliUsage
 {

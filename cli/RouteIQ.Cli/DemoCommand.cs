@@ -92,7 +92,7 @@ public static class DemoCommand
         var total = Stopwatch.StartNew();
         var admin = AdminUrl(app);
         var apiKey = app.Configuration.GetSection(AdminAuth.Section).GetChildren().Select(c => c.Value).FirstOrDefault(v => !string.IsNullOrEmpty(v));
-        using var client = AdminClient.Create(admin, apiKey);
+        using var client = CliServer.Client(admin, apiKey);
         AnsiConsole.Write(new Rule("[bold]RouteIQ demo[/] — the whole loop, embedded").LeftJustified());
         RouteIQCli.PrintWhere(app);
 

@@ -33,13 +33,7 @@ public static class EvaluateCommand
             {
                 throw new CliUsageException("evaluate needs --dataset <id> (or --list)");
             }
-            var body = new JsonObject
-            {
-                ["model"] = parse.GetValue(model),
-                ["version"] = int.TryParse(refText, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : refText,
-                ["dataset"] = id,
-                ["split"] = parse.GetValue(split),
-            };
+            var body = new EvaluationRequest { Model = parse.GetValue(model)!, Version = refText, Dataset = id, Split = parse.GetValue(split) };
             var response = await admin.SendAsync(HttpMethod.Post, "admin/evaluations", body, cancellationToken: ct);
             if (!response.Ok || parse.GetValue(json) || response.Body is not JsonObject result)
             {

@@ -30,8 +30,8 @@ public static partial class RouteIQCli
         return options;
     }
 
-    /// <summary>Adds <c>promotion.canary</c> to a roll body when <c>--canary</c> was given.</summary>
-    private static void AddPromotion(ParseResult parse, JsonObject body, CanaryOptions options)
+    /// <summary>The roll's <c>promotion</c> (<c>canary</c>) when <c>--canary</c> was given, else null.</summary>
+    private static JsonObject? Promotion(ParseResult parse, CanaryOptions options)
     {
         if (parse.GetValue(options.Steps) is not { } steps)
         {
@@ -40,7 +40,7 @@ public static partial class RouteIQCli
             {
                 throw new CliUsageException("--step, --min-requests, --sticky, --max-error-rate and --max-p99-ratio need --canary STEPS");
             }
-            return;
+            return null;
         }
         var percents = new JsonArray();
         foreach (var part in steps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -72,7 +72,7 @@ public static partial class RouteIQCli
         {
             canary["max_latency_p99_ratio"] = ratio;
         }
-        body["promotion"] = new JsonObject { ["canary"] = canary };
+        return new JsonObject { ["canary"] = canary };
     }
 
     internal static double? Seconds(string text)

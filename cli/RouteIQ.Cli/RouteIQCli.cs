@@ -196,15 +196,6 @@ public static partial class RouteIQCli
         var command = new Command("train", "Launch a trainer and wait for it (live progress)") { trainer, imageKey, param, waitSeconds, timeout, thenRoll, dataset, isAsync };
         command.SetAction(async (parse, ct) =>
         {
-            var body = new JsonObject();
-            if (parse.GetValue(imageKey) is { } key)
-            {
-                body["image_key"] = key;
-            }
-            if (parse.GetValue(timeout) is { } seconds)
-            {
-                body["wait_seconds"] = seconds;
-            }
             var parameters = new JsonObject();
             foreach (var pair in parse.GetValue(param) ?? [])
             {
@@ -216,16 +207,15 @@ public static partial class RouteIQCli
                 }
                 parameters[pair[..eq]] = ParseParamValue(pair[(eq + 1)..]);
             }
-            if (parameters.Count > 0)
-            {
-                body["parameters"] = parameters;
-            }
             var name = parse.GetValue(trainer)!;
             using var client = Client(parse);
-            if ((parse.GetValue(dataset) ?? await LatestDatasetAsync(client, name, Out(parse), ct)) is { } data)
+            var body = new TrainRequest
             {
-                body["dataset"] = data;
-            }
+                ImageKey = parse.GetValue(imageKey),
+                WaitSeconds = parse.GetValue(timeout),
+                Parameters = parameters.Count > 0 ? parameters : null,
+                Dataset = parse.GetValue(dataset) ?? await LatestDatasetAsync(client, name, Out(parse), ct),
+            };
             var path = (parse.GetValue(thenRoll) ? "admin/train_then_roll/" : "admin/train/") + Uri.EscapeDataString(name);
             return await SubmitAndFollowAsync(parse, client, path, body, parse.GetValue(isAsync), parse.GetValue(waitSeconds), ct);
         });
@@ -295,14 +285,14 @@ public static partial class RouteIQCli
         var canary = AddCanaryOptions(command);
         command.SetAction(async (parse, ct) =>
         {
-            var refText = parse.GetValue(reference)!;
-            var body = new JsonObject
+            var body = new RollRequest
             {
-                ["name"] = parse.GetValue(model),
-                ["ref"] = int.TryParse(refText, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : refText,
+                Name = parse.GetValue(model),
+                Ref = parse.GetValue(reference),
+                ServeImage = parse.GetValue(serveImage),
+                WaitReadySeconds = parse.GetValue(waitReady),
+                Promotion = Promotion(parse, canary),
             };
-            AddRollOptions(parse, body, serveImage, waitReady);
-            AddPromotion(parse, body, canary);
             using var client = Client(parse);
             return await SubmitAndFollowAsync(parse, client, "admin/roll", body, parse.GetValue(isAsync), parse.GetValue(waitSeconds), ct);
         });
@@ -325,12 +315,12 @@ public static partial class RouteIQCli
         var command = new Command("rollback", "Roll a model back to its previous deployment (twice toggles back)") { selector.Argument, selector.Option, serveImage, waitReady };
         command.SetAction(async (parse, ct) =>
         {
-            var body = new JsonObject();
-            if (SelectedModel(parse, selector) is { } name)
+            var body = new RollbackRequest
             {
-                body["name"] = name;
-            }
-            AddRollOptions(parse, body, serveImage, waitReady);
+                Name = SelectedModel(parse, selector),
+                ServeImage = parse.GetValue(serveImage),
+                WaitReadySeconds = parse.GetValue(waitReady),
+            };
             using var client = Client(parse);
             return await SubmitAndFollowAsync(parse, client, "admin/rollback", body, false, null, ct);
         });
@@ -344,18 +334,6 @@ public static partial class RouteIQCli
         command.SetAction((parse, ct) => GetAsync(parse,
             "status" + (SelectedModel(parse, selector) is { } name ? "?name=" + Uri.EscapeDataString(name) : ""), ct));
         return command;
-    }
-
-    private static void AddRollOptions(ParseResult parse, JsonObject body, Option<string?> serveImage, Option<int?> waitReady)
-    {
-        if (parse.GetValue(serveImage) is { } image)
-        {
-            body["serve_image"] = image;
-        }
-        if (parse.GetValue(waitReady) is { } wait)
-        {
-            body["wait_ready_seconds"] = wait;
-        }
     }
 
     private static Command TrainersCommand()
@@ -402,9 +380,9 @@ public static partial class RouteIQCli
             using var client = Client(parse);
             var response = await client.SendAsync(HttpMethod.Get, $"admin/jobs/{id}", cancellationToken: ct);
             var code = Report(parse, response, JobNotFound(id));
-            if (response.Ok && response.Body?["state"]?.GetValue<string>() == JobStates.Failed && !parse.GetValue(JsonOption))
+            if (response.Ok && response.As<JobDocument>() is { State: JobStates.Failed } failed && !parse.GetValue(JsonOption))
             {
-                await PrintFailureAsync(client, id, response.Body, ct);
+                await PrintFailureAsync(client, failed, ct);
             }
             return code;
         });
@@ -528,13 +506,13 @@ public static partial class RouteIQCli
         jaeger.SetAction((parse, ct) =>
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-            var body = new JsonObject
+            var body = new JaegerImportRequest
             {
-                ["url"] = parse.GetValue(url),
-                ["service"] = parse.GetValue(service),
-                ["start"] = parse.GetValue(start) ?? now - 86_400_000_000L,
-                ["end"] = parse.GetValue(end) ?? now,
-                ["limit"] = parse.GetValue(limit),
+                Url = parse.GetValue(url),
+                Service = parse.GetValue(service),
+                Start = parse.GetValue(start) ?? now - 86_400_000_000L,
+                End = parse.GetValue(end) ?? now,
+                Limit = parse.GetValue(limit),
             };
             return SendAsync(parse, HttpMethod.Post, "admin/telemetry/jaeger", body, ct);
         });
@@ -739,7 +717,7 @@ public static partial class RouteIQCli
         return command;
     }
 
-    private static AdminClient Client(ParseResult parse) => AdminClient.Create(parse.GetValue(ServerOption)!, parse.GetValue(ApiKeyOption));
+    private static AdminClient Client(ParseResult parse) => CliServer.Client(parse.GetValue(ServerOption)!, parse.GetValue(ApiKeyOption));
 
     private static Output Out(ParseResult parse) => new(parse.GetValue(JsonOption), AnsiConsole.Console, parse.GetValue(WideOption), Output.TerminalWidth());
 
@@ -753,7 +731,7 @@ public static partial class RouteIQCli
         return Report(parse, await client.SendAsync(HttpMethod.Get, path, cancellationToken: ct));
     }
 
-    private static async Task<int> SendAsync(ParseResult parse, HttpMethod method, string path, JsonNode? body, CancellationToken ct)
+    private static async Task<int> SendAsync(ParseResult parse, HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var client = Client(parse);
         return Report(parse, await client.SendAsync(method, path, body, cancellationToken: ct));
@@ -790,7 +768,7 @@ public static partial class RouteIQCli
     /// once with <paramref name="returnAtOnce"/>. A job still running exits 7 and says how to
     /// follow or cancel it; a failed job prints its error and the end of its log.
     /// </summary>
-    private static async Task<int> SubmitAndFollowAsync(ParseResult parse, AdminClient client, string path, JsonObject body, bool returnAtOnce, int? waitSeconds, CancellationToken ct)
+    private static async Task<int> SubmitAndFollowAsync(ParseResult parse, AdminClient client, string path, object body, bool returnAtOnce, int? waitSeconds, CancellationToken ct)
     {
         var output = Out(parse);
         var headers = new Dictionary<string, string> { ["Prefer"] = "respond-async", ["Idempotency-Key"] = Guid.NewGuid().ToString("N") };
@@ -801,13 +779,12 @@ public static partial class RouteIQCli
             return Report(parse, submitted);
         }
 
-        var jobId = submitted.Body?["job_id"]?.GetValue<string>();
-        var location = jobId is not null ? $"admin/jobs/{jobId}" : submitted.Location;
+        var summary = submitted.As<JobSummary>();
+        var location = summary is not null ? $"admin/jobs/{summary.JobId}" : submitted.Location;
         if (returnAtOnce || location is null)
         {
             output.Write(submitted.Body);
-            var state = submitted.Body?["state"]?.GetValue<string>();
-            return JobStates.IsTerminal(state ?? "") ? ExitCodes.FromJob(state, null) : ExitCodes.StillRunning;
+            return JobStates.IsTerminal(summary?.State) ? ExitCodes.FromJob(summary!.State, null) : ExitCodes.StillRunning;
         }
 
         ApiResponse job = submitted;
@@ -817,10 +794,11 @@ public static partial class RouteIQCli
             while (true)
             {
                 job = await client.SendAsync(HttpMethod.Get, location, cancellationToken: ct);
-                var state = job.Body?["state"]?.GetValue<string>() ?? "unknown";
-                var phase = job.Body?["phase"] is JsonValue p && state == "running" ? " · " + p.GetValue<string>() : "";
+                var document = job.Ok ? job.As<JobDocument>() : null;
+                var state = document?.State ?? "unknown";
+                var phase = document?.Phase is { } p && state == JobStates.Running ? " · " + p : "";
                 var elapsed = DateTimeOffset.UtcNow - started;
-                status($"{Output.Text(job.Body?["kind"])} {Output.Text(job.Body?["trainer"] ?? job.Body?["model_name"])}: {state}{phase} · {elapsed.TotalSeconds:0}s");
+                status($"{document?.Kind ?? "-"} {document?.Trainer ?? document?.ModelName ?? "-"}: {state}{phase} · {elapsed.TotalSeconds:0}s");
                 if (!job.Ok || JobStates.IsTerminal(state))
                 {
                     return true;
@@ -842,20 +820,20 @@ public static partial class RouteIQCli
             }
             else
             {
-                output.Info($"[grey]job[/] {Markup.Escape(jobId ?? location)}");
+                output.Info($"[grey]job[/] {Markup.Escape(summary?.JobId.ToString() ?? location)}");
                 ended = await output.Console.Status().StartAsync("submitted", ctx => FollowAsync(s => ctx.Status(Markup.Escape(s))));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            StillRunning(jobId ?? location, "stopped waiting (Ctrl-C)");
+            StillRunning(summary?.JobId.ToString() ?? location, "stopped waiting (Ctrl-C)");
             return ExitCodes.StillRunning;
         }
 
         if (!ended)
         {
             output.Write(job.Body);
-            StillRunning(jobId ?? location, $"still running after {waitSeconds} s (--wait-seconds)");
+            StillRunning(summary?.JobId.ToString() ?? location, $"still running after {waitSeconds} s (--wait-seconds)");
             return ExitCodes.StillRunning;
         }
         if (!job.Ok)
@@ -863,22 +841,23 @@ public static partial class RouteIQCli
             return Report(parse, job);
         }
         output.Write(job.Body);
-        var finalState = job.Body?["state"]?.GetValue<string>();
-        if (finalState == JobStates.Failed && jobId is not null)
+        var final = job.As<JobDocument>();
+        if (final?.State == JobStates.Failed)
         {
-            await PrintFailureAsync(client, jobId, job.Body, CancellationToken.None);
+            await PrintFailureAsync(client, final, CancellationToken.None);
         }
-        return ExitCodes.FromJob(finalState, job.Body?["status_code"] is JsonValue code && code.TryGetValue<int>(out var c) ? c : null);
+        return ExitCodes.FromJob(final?.State, final?.StatusCode);
     }
 
     private static void StillRunning(string job, string why)
         => Output.Error($"{why}: job {job} goes on on the server. Follow it: routeiq logs --follow {job} · see it: routeiq jobs show {job} · cancel it: routeiq jobs cancel {job}");
 
     /// <summary>A failed job: its error in one line on stderr, then the last lines of its log.</summary>
-    private static async Task PrintFailureAsync(AdminClient client, string jobId, JsonNode? job, CancellationToken ct)
+    private static async Task PrintFailureAsync(AdminClient client, JobDocument job, CancellationToken ct)
     {
-        Output.Error($"job {jobId} failed: {TableViews.ErrorText(job?["error"])}");
-        if (job?["kind"]?.GetValue<string>() != "train")
+        var jobId = job.JobId;
+        Output.Error($"job {jobId} failed: {TableViews.ErrorText(job.Error)}");
+        if (job.Kind != JobKinds.Train)
         {
             return;
         }

@@ -66,7 +66,7 @@ public static class GatewayAdminExtensions
             x.AddConsumer<TrainLogAppendedConsumer, TrainLogAppendedConsumerDefinition>();
         });
 
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer(AdminApiSecurity.DeclareAsync));
+        builder.AddRouteIQHttpApi();
         builder.AddGatewayAdminUi();
         return builder;
     }

@@ -15,5 +15,6 @@ return await RouteIQHost.RunAsync(() =>
     var app = builder.Build();
     app.MapDefaultEndpoints();
     app.MapTelemetryIngestApi();
+    app.MapOpenApi();
     return app;
 });

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using RouteIQ.Client;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.TelemetryIngest.Datasets;
 using RouteIQ.TelemetryIngest.Drift;
@@ -23,6 +25,7 @@ public static class TelemetryIngestExtensions
     /// </summary>
     public static IHostApplicationBuilder AddTelemetryIngest(this IHostApplicationBuilder builder)
     {
+        builder.AddRouteIQHttpApi();
         builder.Services.AddOptions<TelemetryIngestOptions>()
             .BindConfiguration(TelemetryIngestOptions.Section)
             .ValidateDataAnnotations()
@@ -76,12 +79,16 @@ public static class TelemetryIngestExtensions
     {
         // Not under /admin: collectors and gateways export here with an ingest key (RouteIQ:Telemetry:IngestKeys), not an admin key.
         endpoints.MapPost("/v1/traces", (HttpContext context, OtlpTraceReceiver receiver) => receiver.HandleAsync(context))
+            .Accepts<byte[]>("application/x-protobuf", "application/json")
+            .Produces<byte[]>(StatusCodes.Status200OK, "application/x-protobuf", "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .RequireIngestKey()
             .WithName("OtlpTraces")
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
             .DisableAntiforgery();
 
         endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
+            .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .RequireIngestKey()
             .WithName("IngestFeedback")
             .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
@@ -89,37 +96,40 @@ public static class TelemetryIngestExtensions
 
         var admin = endpoints.MapGroup("/admin").WithTags("telemetry");
         admin.MapPost("/telemetry/events", PostEventsAsync)
+            .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .RequireIngestKey()
             .WithName("IngestTelemetryEvents")
             .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request): decisions and grades, told apart by contract_name");
-        admin.MapPost("/telemetry/jaeger", PostJaegerAsync)
+        admin.MapPost("/telemetry/jaeger", PostJaegerAsync).Accepts<JaegerImportRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status502BadGateway)
             .WithName("IngestJaeger")
             .WithSummary("Backfill decisions from a Jaeger query service");
-        admin.MapGet("/telemetry/summary", GetSummaryAsync)
+        admin.MapGet("/telemetry/summary", GetSummaryAsync).ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("TelemetrySummary")
             .WithSummary("Counts by model, strategy and outcome, latency percentiles, token sums, rejections by reason");
-        admin.MapGet("/telemetry/rejected", GetRejectedAsync)
+        admin.MapGet("/telemetry/rejected", GetRejectedAsync).ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("RejectedEvents")
             .WithSummary("The most recent rejected events with their reason and raw body");
-        admin.MapPost("/datasets", PostDatasetAsync)
+        admin.MapPost("/datasets", PostDatasetAsync).Accepts<DatasetRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .WithName("BuildDataset")
             .WithSummary("Build an LLMRouter dataset from stored decisions and publish DatasetBuilt");
         admin.MapGet("/datasets", ListDatasetsAsync)
             .WithName("ListDatasets")
             .WithSummary("Datasets built so far, newest first");
-        admin.MapGet("/datasets/{id}", GetDatasetAsync)
+        admin.MapGet("/datasets/{id}", GetDatasetAsync).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .WithName("GetDataset")
             .WithSummary("One dataset: files, counts and conversion metadata");
         return endpoints;
     }
 
-    private static Task<IResult> PostEventsAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+    private static Task<Results<Ok<IngestReport>, ProblemHttpResult>> PostEventsAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
         => ImportBodyAsync(request, importer, EventKinds.Any, cancellationToken);
 
-    private static Task<IResult> PostFeedbackAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
+    private static Task<Results<Ok<IngestReport>, ProblemHttpResult>> PostFeedbackAsync(HttpRequest request, JsonlImporter importer, CancellationToken cancellationToken)
         => ImportBodyAsync(request, importer, EventKinds.Feedback, cancellationToken);
 
-    private static async Task<IResult> ImportBodyAsync(HttpRequest request, JsonlImporter importer, EventKinds kinds, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<IngestReport>, ProblemHttpResult>> ImportBodyAsync(HttpRequest request, JsonlImporter importer, EventKinds kinds, CancellationToken cancellationToken)
     {
         byte[] body;
         try
@@ -138,7 +148,7 @@ public static class TelemetryIngestExtensions
             var report = first.Length > 0 && first[0] == (byte)'['
                 ? await importer.ImportArrayAsync(body, IngestSources.Http, cancellationToken, kinds)
                 : await importer.ImportAsync(new MemoryStream(body, writable: false), IngestSources.Http, kinds, cancellationToken);
-            return Results.Json(report, TelemetryJson.Options);
+            return TypedResults.Ok(report);
         }
         catch (FormatException ex)
         {
@@ -146,27 +156,12 @@ public static class TelemetryIngestExtensions
         }
     }
 
-    /// <summary><c>POST /admin/telemetry/jaeger</c> body.</summary>
-    public sealed record JaegerImportRequest
-    {
-        public string? Url { get; init; }
-        public string? Service { get; init; }
-
-        /// <summary>Epoch microseconds; default one hour before <see cref="End"/>.</summary>
-        public long? Start { get; init; }
-
-        /// <summary>Epoch microseconds; default now.</summary>
-        public long? End { get; init; }
-
-        public int? Limit { get; init; }
-    }
-
-    private static async Task<IResult> PostJaegerAsync(HttpRequest request, JaegerImporter importer, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<IngestReport>, ProblemHttpResult>> PostJaegerAsync(HttpRequest request, JaegerImporter importer, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await ReadJsonAsync<JaegerImportRequest>(request, cancellationToken);
-        if (body.Error is not null)
+        if (body.Error is { } error)
         {
-            return body.Error;
+            return error;
         }
         var r = body.Value!;
         if (!Uri.TryCreate(r.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
@@ -190,7 +185,7 @@ public static class TelemetryIngestExtensions
         try
         {
             var report = await importer.ImportAsync(new JaegerQuery(url, r.Service, start, end, r.Limit ?? 1000), null, cancellationToken);
-            return Results.Json(report, TelemetryJson.Options);
+            return TypedResults.Ok(report);
         }
         catch (JaegerHostNotAllowedException ex)
         {
@@ -203,7 +198,7 @@ public static class TelemetryIngestExtensions
         }
     }
 
-    private static async Task<IResult> GetSummaryAsync(string? since, string? until, TelemetrySummaryQuery query, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<TelemetrySummary>, ProblemHttpResult>> GetSummaryAsync(string? since, string? until, TelemetrySummaryQuery query, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!TryParseTime(since, out var from))
         {
@@ -219,10 +214,10 @@ public static class TelemetryIngestExtensions
         {
             return Problem(400, "since", "must be before until");
         }
-        return Results.Json(await query.GetAsync(start, end, cancellationToken), TelemetryJson.Options);
+        return TypedResults.Ok(await query.GetAsync(start, end, cancellationToken));
     }
 
-    private static async Task<IResult> GetRejectedAsync(int? limit, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<List<RejectedEvent>>, ProblemHttpResult>> GetRejectedAsync(int? limit, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
     {
         if (limit is < 1 or > 1000)
         {
@@ -230,22 +225,22 @@ public static class TelemetryIngestExtensions
         }
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var rows = await db.RejectedEvents.AsNoTracking().OrderByDescending(r => r.Id).Take(limit ?? 100)
-            .Select(r => new { r.Id, ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(r.ReceivedAtMs), r.Source, r.Reason, r.RawBody })
+            .Select(r => new RejectedEvent(r.Id, DateTimeOffset.FromUnixTimeMilliseconds(r.ReceivedAtMs), r.Source, r.Reason, r.RawBody))
             .ToListAsync(cancellationToken);
-        return Results.Json(rows, TelemetryJson.Options);
+        return TypedResults.Ok(rows);
     }
 
-    private static async Task<IResult> PostDatasetAsync(HttpRequest request, DatasetBuilder builder, CancellationToken cancellationToken)
+    private static async Task<Results<Created<DatasetInfo>, ProblemHttpResult>> PostDatasetAsync(HttpRequest request, DatasetBuilder builder, CancellationToken cancellationToken)
     {
         var body = await ReadJsonAsync<DatasetRequest>(request, cancellationToken, allowEmpty: true);
-        if (body.Error is not null)
+        if (body.Error is { } error)
         {
-            return body.Error;
+            return error;
         }
         try
         {
             var info = await builder.BuildAsync(body.Value ?? new DatasetRequest(), null, cancellationToken);
-            return Results.Json(info, TelemetryJson.Options, statusCode: StatusCodes.Status201Created);
+            return TypedResults.Created($"/admin/datasets/{info.DatasetId}", info);
         }
         catch (DatasetRequestException ex)
         {
@@ -257,14 +252,14 @@ public static class TelemetryIngestExtensions
         }
     }
 
-    private static async Task<IResult> ListDatasetsAsync(IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    private static async Task<Ok<List<DatasetInfo>>> ListDatasetsAsync(IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var rows = await db.Datasets.AsNoTracking().OrderByDescending(d => d.CreatedAtMs).ThenBy(d => d.DatasetId).ToListAsync(cancellationToken);
-        return Results.Json(rows.Select(r => ToInfo(r, withMetadata: false)), TelemetryJson.Options);
+        return TypedResults.Ok(rows.Select(r => ToInfo(r, withMetadata: false)).ToList());
     }
 
-    private static async Task<IResult> GetDatasetAsync(string id, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<DatasetInfo>, ProblemHttpResult>> GetDatasetAsync(string id, IDbContextFactory<TelemetryDbContext> contexts, CancellationToken cancellationToken)
     {
         if (Artifacts.Identifiers.Problem(id, "id") is { } problem)
         {
@@ -274,7 +269,7 @@ public static class TelemetryIngestExtensions
         var row = await db.Datasets.AsNoTracking().FirstOrDefaultAsync(d => d.DatasetId == id, cancellationToken);
         return row is null
             ? Problem(404, "id", $"dataset '{id}' not found")
-            : Results.Json(ToInfo(row, withMetadata: true), TelemetryJson.Options);
+            : TypedResults.Ok(ToInfo(row, withMetadata: true));
     }
 
     private static DatasetInfo ToInfo(DatasetRow row, bool withMetadata)
@@ -302,7 +297,7 @@ public static class TelemetryIngestExtensions
         };
     }
 
-    private static async Task<(T? Value, IResult? Error)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken, bool allowEmpty = false)
+    private static async Task<(T? Value, ProblemHttpResult? Error)> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken, bool allowEmpty = false)
         where T : class
     {
         try
@@ -330,6 +325,9 @@ public static class TelemetryIngestExtensions
         }
     }
 
+    /// <summary>One row of <c>GET /admin/telemetry/rejected</c>: what was refused, from where, why, and its raw body.</summary>
+    public sealed record RejectedEvent(long Id, DateTimeOffset ReceivedAt, string Source, string Reason, string? RawBody);
+
     private static bool TryParseTime(string? text, out DateTimeOffset? value)
     {
         value = null;
@@ -355,8 +353,8 @@ public static class TelemetryIngestExtensions
         return false;
     }
 
-    private static IResult Problem(int status, string field, string detail)
-        => Results.Problem(statusCode: status, detail: detail, extensions: new Dictionary<string, object?>
+    private static ProblemHttpResult Problem(int status, string field, string detail)
+        => TypedResults.Problem(statusCode: status, detail: detail, extensions: new Dictionary<string, object?>
         {
             ["error"] = detail,
             ["field"] = field,

@@ -1,5 +1,7 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using RouteIQ.Artifacts;
@@ -16,18 +18,20 @@ public static class AdminEndpoints
     {
         var admin = endpoints.MapGroup("/admin").WithTags("admin");
 
-        admin.MapPost("/train/{trainer}", (string trainer, HttpContext context) => TrainAsync(trainer, context, thenRoll: false))
+        admin.MapPost("/train/{trainer}", TrainAsync).Accepts<TrainRequest>("application/json")
             .WithName("Train").WithSummary("Launch a trainer and wait for it (Prefer: respond-async → 202 at once)");
-        admin.MapPost("/train_then_roll/{trainer}", (string trainer, HttpContext context) => TrainAsync(trainer, context, thenRoll: true))
+        admin.MapPost("/train_then_roll/{trainer}", TrainThenRollAsync).Accepts<TrainRequest>("application/json")
             .WithName("TrainThenRoll").WithSummary("Train, and roll the produced version out if training succeeds");
-        admin.MapPost("/roll", (Delegate)((HttpContext context) => RollAsync(context, rollback: false)))
+        admin.MapPost("/roll", RollAsync).Accepts<RollRequest>("application/json")
             .WithName("Roll").WithSummary("Roll an existing version (ref: @alias or integer version) out behind the stable endpoint");
-        admin.MapPost("/rollback", (Delegate)((HttpContext context) => RollAsync(context, rollback: true)))
+        admin.MapPost("/rollback", RollbackAsync).Accepts<RollbackRequest>("application/json")
             .WithName("Rollback").WithSummary("Roll back to the previous deployment (twice toggles)");
         admin.MapGet("/jobs", ListJobsAsync).WithName("ListJobs").WithSummary("Jobs, newest first (filter by trainer, state, kind)");
         admin.MapGet("/jobs/{id:guid}", GetJobAsync).WithName("GetJob").WithSummary("One job: state, timestamps, request, result or error");
         admin.MapDelete("/jobs/{id:guid}", CancelJobAsync).WithName("CancelJob").WithSummary("Cancel a train job: its workload is stopped and removed");
-        admin.MapGet("/jobs/{id:guid}/logs", GetLogsAsync).WithName("GetJobLogs").WithSummary("The job's log (tail while running; ?follow=true streams until it ends)");
+        admin.MapGet("/jobs/{id:guid}/logs", GetLogsAsync).Produces<string>(StatusCodes.Status200OK, "text/plain")
+            .Produces<ApiProblemDocument>(StatusCodes.Status404NotFound, ApiProblems.ContentType)
+            .WithName("GetJobLogs").WithSummary("The job's log (tail while running; ?follow=true streams until it ends)");
         admin.MapGet("/deployments", GetDeploymentsAsync).WithName("ListDeployments").WithSummary("Deployment history, newest first");
         admin.MapGet("/trainers", GetTrainers).WithName("ListTrainers").WithSummary("Trainer specs in force (secrets redacted) and load errors");
         admin.MapRoutingConfigEndpoint();
@@ -43,15 +47,30 @@ public static class AdminEndpoints
             || string.Equals(request.Query["async"], "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The key was first used for a different request (other route or body): 422 naming the job it belongs to.</summary>
-    private static IResult IdempotencyConflict(IdempotencyConflictException ex)
+    private static ApiProblem IdempotencyConflict(IdempotencyConflictException ex)
         => ApiProblems.Create(422, "Idempotency-Key reused for a different request",
             [new("field", Idempotency.Header), new("job_id", ex.Existing.Id), new("kind", ex.Existing.Kind)],
             "the key binds the method, route and body of the request it first came with; send a new key for a new request");
 
-    private static async Task<IResult> TrainAsync(string trainer, HttpContext context, bool thenRoll)
+    /// <summary>What the train and roll endpoints need besides the request, bound as one parameter (<see cref="AsParametersAttribute"/>).</summary>
+    internal sealed record JobRequestServices(
+        JobLedger Ledger, JobWaitService Waiter, TrainerSpecStore Specs, IConfiguration Configuration, IArtifactStore Store,
+        TimeProvider Time, IOptions<AdminOptions> Admin);
+
+    [ApiProblemStatuses(400, 404, 413, 422, 500, 503)]
+    private static Task<Results<Ok<TrainResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> TrainAsync(
+        string trainer, HttpRequest request, [AsParameters] JobRequestServices services)
+        => StartTrainAsync(trainer, request, services, thenRoll: false);
+
+    [ApiProblemStatuses(400, 404, 409, 413, 422, 500, 503)]
+    private static Task<Results<Ok<TrainResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> TrainThenRollAsync(
+        string trainer, HttpRequest request, [AsParameters] JobRequestServices services)
+        => StartTrainAsync(trainer, request, services, thenRoll: true);
+
+    private static async Task<Results<Ok<TrainResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> StartTrainAsync(
+        string trainer, HttpRequest request, JobRequestServices services, bool thenRoll)
     {
-        var services = context.RequestServices;
-        var (json, problem) = await RequestBodies.ReadAsync(context.Request, context.RequestAborted);
+        var (json, problem) = await RequestBodies.ReadAsync(request, request.HttpContext.RequestAborted);
         if (problem is not null)
         {
             return problem;
@@ -61,64 +80,72 @@ public static class AdminEndpoints
         {
             return bodyProblem;
         }
-        var (idempotency, keyProblem) = Idempotency.Read(context.Request, json);
+        var (idempotency, keyProblem) = Idempotency.Read(request, json);
         if (keyProblem is not null)
         {
             return keyProblem;
         }
-        var specs = services.GetRequiredService<TrainerSpecStore>().Current;
-        var configuration = services.GetRequiredService<IConfiguration>();
-        var (resolved, error) = TrainRequestResolver.Resolve(specs.Trainers, trainer, body!, name => configuration[name]);
+        var (resolved, error) = TrainRequestResolver.Resolve(services.Specs.Current.Trainers, trainer, body!, name => services.Configuration[name]);
         if (error is not null)
         {
             return ApiProblems.Create(error.StatusCode, error.Error, error.Fields);
         }
 
         if (string.IsNullOrWhiteSpace(resolved!.DatasetUri)
-            && await LatestDataset.FindAsync(services.GetRequiredService<IArtifactStore>(), context.RequestAborted) is { } latest)
+            && await LatestDataset.FindAsync(services.Store, request.HttpContext.RequestAborted) is { } latest)
         {
             resolved = resolved with { DatasetUri = latest };
         }
 
-        var ledger = services.GetRequiredService<JobLedger>();
+        var admin = services.Admin.Value;
         var rollOnSuccess = thenRoll || resolved!.AutoRoll;
         // Never the request's token: a client that goes away does not take the job with it.
         JobLedger.CreateResult created;
         try
         {
-            created = await ledger.CreateTrainJobAsync(resolved!, RequestBodies.Redacted(json), rollOnSuccess,
-                alias: null, waitReadySeconds: 90, idempotency, CancellationToken.None);
+            created = await services.Ledger.CreateTrainJobAsync(resolved!, RequestBodies.Redacted(json), rollOnSuccess,
+                alias: null, waitReadySeconds: admin.DefaultWaitReadySeconds, idempotency, CancellationToken.None);
         }
         catch (IdempotencyConflictException ex)
         {
             return IdempotencyConflict(ex);
         }
 
-        var admin = services.GetRequiredService<IOptions<AdminOptions>>().Value;
-        var maxWait = TimeSpan.FromSeconds(resolved!.TimeoutSeconds + admin.SyncGraceSeconds + (rollOnSuccess ? 150 : 0))
+        var maxWait = TimeSpan.FromSeconds(resolved!.TimeoutSeconds + admin.SyncGraceSeconds + (rollOnSuccess ? admin.RollGraceSeconds : 0))
             + (rollOnSuccess ? RolloutsPromotion.LongestTraffic(resolved.Promotion) : TimeSpan.Zero);
-        return await RespondAsync(context, created.Job, maxWait);
+        return await RespondAsync(request, services.Waiter, created.Job, maxWait,
+            body => rollOnSuccess ? Read<TrainThenRollResponse>(body) : Read<TrainResponse>(body));
     }
 
-    private static async Task<IResult> RollAsync(HttpContext context, bool rollback)
+    [ApiProblemStatuses(400, 404, 409, 413, 422, 503)]
+    private static Task<Results<Ok<RollResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> RollAsync(
+        HttpRequest request, [AsParameters] JobRequestServices services)
+        => StartRollAsync(request, services, rollback: false);
+
+    [ApiProblemStatuses(400, 409, 413, 422, 503)]
+    private static Task<Results<Ok<RollResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> RollbackAsync(
+        HttpRequest request, [AsParameters] JobRequestServices services)
+        => StartRollAsync(request, services, rollback: true);
+
+    private static async Task<Results<Ok<RollResponse>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> StartRollAsync(
+        HttpRequest request, JobRequestServices services, bool rollback)
     {
-        var services = context.RequestServices;
-        var (json, problem) = await RequestBodies.ReadAsync(context.Request, context.RequestAborted);
+        var (json, problem) = await RequestBodies.ReadAsync(request, request.HttpContext.RequestAborted);
         if (problem is not null)
         {
             return problem;
         }
-        var (body, bodyProblem) = RequestBodies.ParseRoll(json, rollback);
+        var admin = services.Admin.Value;
+        var (body, bodyProblem) = RequestBodies.ParseRoll(json, rollback, admin.DefaultWaitReadySeconds);
         if (bodyProblem is not null)
         {
             return bodyProblem;
         }
-        var (idempotency, keyProblem) = Idempotency.Read(context.Request, json);
+        var (idempotency, keyProblem) = Idempotency.Read(request, json);
         if (keyProblem is not null)
         {
             return keyProblem;
         }
-        var time = services.GetRequiredService<TimeProvider>();
         var message = new RollRequested
         {
             JobId = NewId.NextSequentialGuid(),
@@ -129,39 +156,40 @@ public static class AdminEndpoints
             Alias = body.Alias,
             IsRollback = rollback,
             Promotion = body.Promotion,
-            RequestedAt = time.GetUtcNow(),
+            RequestedAt = services.Time.GetUtcNow(),
         };
-        var ledger = services.GetRequiredService<JobLedger>();
         JobLedger.CreateResult created;
         try
         {
-            created = await ledger.CreateRollJobAsync(message, RequestBodies.Redacted(json), idempotency, CancellationToken.None);
+            created = await services.Ledger.CreateRollJobAsync(message, RequestBodies.Redacted(json), idempotency, CancellationToken.None);
         }
         catch (IdempotencyConflictException ex)
         {
             return IdempotencyConflict(ex);
         }
-        var admin = services.GetRequiredService<IOptions<AdminOptions>>().Value;
-        return await RespondAsync(context, created.Job, TimeSpan.FromSeconds(body.WaitReadySeconds + admin.SyncGraceSeconds) + RolloutsPromotion.LongestTraffic(body.Promotion),
-            RolloutsPromotion.HasTraffic(body.Promotion) ? RolloutsEndpoints.Location(created.Job.Id) : null);
+        return await RespondAsync(request, services.Waiter, created.Job,
+            TimeSpan.FromSeconds(body.WaitReadySeconds + admin.SyncGraceSeconds) + RolloutsPromotion.LongestTraffic(body.Promotion),
+            Read<RollResponse>, RolloutsPromotion.HasTraffic(body.Promotion) ? RolloutsEndpoints.Location(created.Job.Id) : null);
     }
 
-    private static async Task<IResult> RespondAsync(HttpContext context, Job job, TimeSpan maxWait, string? location = null)
+    private static T Read<T>(JsonObject body) => body.Deserialize<T>(ApiJson.Options)!;
+
+    private static async Task<Results<Ok<T>, Accepted<JobSummary>, ApiProblem, EmptyHttpResult>> RespondAsync<T>(
+        HttpRequest request, JobWaitService waiter, Job job, TimeSpan maxWait, Func<JsonObject, T> read, string? location = null)
     {
-        if (WantsAsync(context.Request))
+        if (WantsAsync(request))
         {
             return Accepted(job, location);
         }
-        var waiter = context.RequestServices.GetRequiredService<JobWaitService>();
         Job? latest;
         try
         {
-            latest = await waiter.WaitAsync(job.Id, maxWait, context.RequestAborted);
+            latest = await waiter.WaitAsync(job.Id, maxWait, request.HttpContext.RequestAborted);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (request.HttpContext.RequestAborted.IsCancellationRequested)
         {
             // The client left; the job goes on and stays in the ledger.
-            return Results.Empty;
+            return TypedResults.Empty;
         }
         if (latest is null || !JobStates.IsTerminal(latest.State))
         {
@@ -169,47 +197,42 @@ public static class AdminEndpoints
         }
         var (status, body) = JobDocuments.Outcome(latest);
         return status == 200
-            ? Results.Json(body, statusCode: 200)
+            ? TypedResults.Ok(read(body))
             : ApiProblems.FromBody(status, body["error"]?.GetValue<string>() ?? "job failed", body);
     }
 
-    private static IResult Accepted(Job job, string? location = null)
-    {
-        var document = Results.Json(JobDocuments.Summary(job), statusCode: StatusCodes.Status202Accepted);
-        return new AcceptedWithLocation(location ?? JobDocuments.Location(job.Id), document);
-    }
+    private static Accepted<JobSummary> Accepted(Job job, string? location = null)
+        => TypedResults.Accepted(location ?? JobDocuments.Location(job.Id), JobDocuments.Summary(job));
 
-    private sealed class AcceptedWithLocation(string location, IResult inner) : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext)
-        {
-            httpContext.Response.Headers.Location = location;
-            return inner.ExecuteAsync(httpContext);
-        }
-    }
-
-    private static async Task<IResult> ListJobsAsync(JobLedger ledger, string? trainer, string? state, string? kind, int? limit, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<JobList>, ApiProblem>> ListJobsAsync(JobLedger ledger, IOptions<AdminOptions> options,
+        string? trainer, string? state, string? kind, int? limit, CancellationToken cancellationToken)
     {
         if (state is not null && !JobStates.All.Contains(state))
         {
             return ApiProblems.Create(400, $"unknown state '{state}'", [new("field", "state"), new("allowed", JobStates.All)]);
         }
-        if (limit is < 1 or > 1000)
+        if (LimitProblem(limit, options.Value) is { } problem)
         {
-            return ApiProblems.Field("limit", "limit must be between 1 and 1000");
+            return problem;
         }
-        var jobs = await ledger.ListAsync(trainer, state, kind, limit ?? 100, cancellationToken);
-        return Results.Json(new JsonObject { ["jobs"] = new JsonArray(jobs.Select(j => (JsonNode)JobDocuments.Describe(j)).ToArray()) });
+        var jobs = await ledger.ListAsync(trainer, state, kind, limit ?? options.Value.DefaultListLimit, cancellationToken);
+        return TypedResults.Ok(new JobList(jobs.Select(JobDocuments.Describe).ToList()));
     }
 
-    private static async Task<IResult> GetJobAsync(Guid id, JobLedger ledger, CancellationToken cancellationToken)
+    /// <summary>A list's <c>limit</c> out of range (1..<see cref="AdminOptions.MaxListLimit"/>).</summary>
+    internal static ApiProblem? LimitProblem(int? limit, AdminOptions options)
+        => limit < 1 || limit > options.MaxListLimit ? ApiProblems.Field("limit", $"limit must be between 1 and {options.MaxListLimit}") : null;
+
+    [ApiProblemStatuses(404)]
+    private static async Task<Results<Ok<JobDocument>, ApiProblem>> GetJobAsync(Guid id, JobLedger ledger, CancellationToken cancellationToken)
         => await ledger.GetAsync(id, cancellationToken) is { } job
-            ? Results.Json(JobDocuments.Describe(job))
+            ? TypedResults.Ok(JobDocuments.Describe(job))
             : JobNotFound(id);
 
-    private static IResult JobNotFound(Guid id) => ApiProblems.Create(404, "job not found", [new("job_id", id)]);
+    private static ApiProblem JobNotFound(Guid id) => ApiProblems.Create(404, "job not found", [new("job_id", id)]);
 
-    private static async Task<IResult> CancelJobAsync(Guid id, JobLedger ledger)
+    [ApiProblemStatuses(404, 409)]
+    private static async Task<Results<Ok<JobDocument>, ApiProblem>> CancelJobAsync(Guid id, JobLedger ledger)
     {
         var (job, problem) = await ledger.CancelAsync(id, CancellationToken.None);
         if (job is null)
@@ -218,7 +241,7 @@ public static class AdminEndpoints
         }
         return problem is not null
             ? ApiProblems.Create(409, problem, [new("job_id", id), new("state", job.State)])
-            : Results.Json(JobDocuments.Describe(job));
+            : TypedResults.Ok(JobDocuments.Describe(job));
     }
 
     private static async Task GetLogsAsync(Guid id, bool? follow, HttpContext context, JobLedger ledger, IArtifactStore store, JobWaiters waiters,
@@ -394,19 +417,19 @@ public static class AdminEndpoints
         }
     }
 
-    private static async Task<IResult> GetDeploymentsAsync(string? name, int? limit, IRequestClient<GetDeploymentHistory> client, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 503)]
+    private static async Task<Results<Ok<DeploymentList>, ApiProblem>> GetDeploymentsAsync(string? name, int? limit, IRequestClient<GetDeploymentHistory> client,
+        IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > 1000)
+        if (LimitProblem(limit, options.Value) is { } problem)
         {
-            return ApiProblems.Field("limit", "limit must be between 1 and 1000");
+            return problem;
         }
         try
         {
-            var response = await client.GetResponse<DeploymentHistory>(new GetDeploymentHistory { ModelName = name, Limit = limit ?? 100 }, cancellationToken, RequestTimeout.After(s: 10));
-            return Results.Json(new JsonObject
-            {
-                ["deployments"] = new JsonArray(response.Message.Deployments.Select(d => (JsonNode)LedgerJson.ToObject(d)).ToArray()),
-            });
+            var response = await client.GetResponse<DeploymentHistory>(new GetDeploymentHistory { ModelName = name, Limit = limit ?? options.Value.DefaultListLimit },
+                cancellationToken, RequestTimeout.After(s: options.Value.RolloutAnswerSeconds));
+            return TypedResults.Ok(new DeploymentList(response.Message.Deployments));
         }
         catch (RequestTimeoutException)
         {
@@ -414,18 +437,20 @@ public static class AdminEndpoints
         }
     }
 
-    private static IResult RolloutUnavailable()
+    internal static ApiProblem RolloutUnavailable()
         => ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]);
 
-    private static async Task<IResult> GetStatusAsync(IRequestClient<GetActiveDeployment> client, IHttpClientFactory http, AdminAuth auth, HttpRequest request,
-        string? name, CancellationToken cancellationToken)
+    [ApiProblemStatuses(503)]
+    private static async Task<Results<Ok<StatusResponse>, ApiProblem>> GetStatusAsync(IRequestClient<GetActiveDeployment> client, IHttpClientFactory http,
+        AdminAuth auth, IOptions<AdminOptions> options, HttpRequest request, string? name, CancellationToken cancellationToken)
     {
         // Unauthenticated callers see the deployment, not where its files live (paths under the data dir, internal URLs).
         var details = auth.IsAuthorized(request);
         ActiveDeployment active;
         try
         {
-            active = (await client.GetResponse<ActiveDeployment>(new GetActiveDeployment { ModelName = name }, cancellationToken, RequestTimeout.After(s: 10))).Message;
+            active = (await client.GetResponse<ActiveDeployment>(new GetActiveDeployment { ModelName = name }, cancellationToken,
+                RequestTimeout.After(s: options.Value.RolloutAnswerSeconds))).Message;
         }
         catch (RequestTimeoutException)
         {
@@ -434,33 +459,28 @@ public static class AdminEndpoints
         // Nothing deployed is a normal state of a fresh install, not a missing resource: 200 with active=false.
         if (active.Deployment is not { } d)
         {
-            return Results.Json(new JsonObject
-            {
-                ["active"] = false, ["url"] = null, ["public_url"] = null, ["healthy"] = false, ["model_name"] = name,
-                ["model_uri"] = null, ["model_version"] = null, ["model_alias"] = null, ["serve_image"] = null,
-                ["deployed_at"] = null, ["previous"] = null,
-            });
+            return TypedResults.Ok(new StatusResponse { ModelName = name });
         }
-        var healthy = await ProbeAsync(http, d.ServerUrl ?? d.PublicUrl, cancellationToken) ?? d.Healthy ?? false;
-        return Results.Json(new JsonObject
+        var healthy = await ProbeAsync(http, d.ServerUrl ?? d.PublicUrl, options.Value.ProbeSeconds, cancellationToken) ?? d.Healthy ?? false;
+        return TypedResults.Ok(new StatusResponse
         {
-            ["active"] = d.Active,
-            ["url"] = details ? d.ServerUrl : null,
-            ["public_url"] = d.PublicUrl,
-            ["healthy"] = healthy,
-            ["model_name"] = d.ModelName,
-            ["model_uri"] = details ? d.ModelUri : null,
-            ["model_version"] = d.Version,
-            ["model_alias"] = d.Alias,
-            ["serve_image"] = d.ServeImage,
-            ["deployed_at"] = d.DeployedAt,
-            ["previous"] = d.PreviousVersion is { } pv ? new JsonObject { ["name"] = d.PreviousModelName ?? d.ModelName, ["version"] = pv } : null,
-            ["deployment_id"] = d.DeploymentId,
+            Active = d.Active,
+            Url = details ? d.ServerUrl : null,
+            PublicUrl = d.PublicUrl,
+            Healthy = healthy,
+            ModelName = d.ModelName,
+            ModelUri = details ? d.ModelUri : null,
+            ModelVersion = d.Version,
+            ModelAlias = d.Alias,
+            ServeImage = d.ServeImage,
+            DeployedAt = d.DeployedAt,
+            Previous = d.PreviousVersion is { } pv ? new PreviousDeployment(d.PreviousModelName ?? d.ModelName, pv) : null,
+            DeploymentId = d.DeploymentId,
         });
     }
 
     /// <summary>A live probe of the serving endpoint's <c>/ping</c>; null when there is nothing to probe.</summary>
-    private static async Task<bool?> ProbeAsync(IHttpClientFactory http, string? url, CancellationToken cancellationToken)
+    private static async Task<bool?> ProbeAsync(IHttpClientFactory http, string? url, int seconds, CancellationToken cancellationToken)
     {
         if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri))
         {
@@ -469,7 +489,7 @@ public static class AdminEndpoints
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            cts.CancelAfter(TimeSpan.FromSeconds(3));
+            cts.CancelAfter(TimeSpan.FromSeconds(seconds));
             using var response = await http.CreateClient(GatewayAdminExtensions.ProbeClient).GetAsync(new Uri(baseUri, "/ping"), cts.Token);
             return response.IsSuccessStatusCode;
         }
@@ -479,37 +499,38 @@ public static class AdminEndpoints
         }
     }
 
-    private static IResult GetTrainers(TrainerSpecStore store)
+    private static Ok<TrainerList> GetTrainers(TrainerSpecStore store)
     {
         var snapshot = store.Current;
-        var trainers = new JsonObject();
-        foreach (var spec in snapshot.Trainers.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
+        var trainers = new SortedDictionary<string, TrainerView>(StringComparer.Ordinal);
+        foreach (var spec in snapshot.Trainers.Values)
         {
-            trainers[spec.Name] = LedgerJson.ToObject(new
+            trainers[spec.Name] = new TrainerView
             {
-                File = spec.SourceFile,
-                spec.Line,
-                spec.TrainerImage,
-                spec.ImageOptions,
-                spec.ServeImage,
-                spec.ServeImageOptions,
+                File = Redact(spec.SourceFile),
+                Line = spec.Line,
+                TrainerImage = Redact(spec.TrainerImage),
+                ImageOptions = Redact(spec.ImageOptions),
+                ServeImage = Redact(spec.ServeImage),
+                ServeImageOptions = Redact(spec.ServeImageOptions),
                 Timeout = spec.TimeoutSeconds,
-                spec.Gpus,
-                Env = EnvironmentNames.Redact(spec.Env),
-                spec.ModelName,
-                spec.Command,
-                spec.ServeCommand,
-                spec.Dataset,
-                spec.AutoRoll,
-                spec.Resources,
-            });
+                Gpus = spec.Gpus,
+                Env = EnvironmentNames.Redact(spec.Env).ToDictionary(kv => kv.Key, kv => Redact(kv.Value)),
+                ModelName = Redact(spec.ModelName),
+                Command = spec.Command?.Select(Redact).ToList()!,
+                ServeCommand = spec.ServeCommand?.Select(Redact).ToList()!,
+                Dataset = Redact(spec.Dataset),
+                AutoRoll = spec.AutoRoll,
+                Resources = spec.Resources,
+            };
         }
-        var errors = new JsonArray(snapshot.Errors.Select(e => (JsonNode)new JsonObject
-        {
-            ["file"] = e.File, ["line"] = e.Line, ["column"] = e.Column, ["reason"] = e.Reason, ["message"] = e.ToString(),
-        }).ToArray());
-        SecretRedaction.RedactStrings(trainers);
-        SecretRedaction.RedactStrings(errors);
-        return Results.Json(new JsonObject { ["path"] = store.Path, ["trainers"] = trainers, ["errors"] = errors });
+        var errors = snapshot.Errors.Select(e => new TrainerSpecError(Redact(e.File)!, e.Line, e.Column, Redact(e.Reason)!, Redact(e.ToString())!)).ToList();
+        return TypedResults.Ok(new TrainerList(store.Path, trainers, errors));
     }
+
+    /// <summary>Spec values are shown redacted by value (a credential pasted into an image name or a command).</summary>
+    private static string? Redact(string? value) => value is null ? null : SecretRedaction.RedactValue(value);
+
+    private static Dictionary<string, string>? Redact(IReadOnlyDictionary<string, string>? map)
+        => map?.ToDictionary(kv => kv.Key, kv => SecretRedaction.RedactValue(kv.Value));
 }

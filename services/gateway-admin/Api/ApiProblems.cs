@@ -1,4 +1,6 @@
+using System.Reflection;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Metadata;
 using RouteIQ.GatewayAdmin.Ledger;
 
 namespace RouteIQ.GatewayAdmin.Api;
@@ -11,7 +13,7 @@ public static class ApiProblems
 {
     public const string ContentType = "application/problem+json";
 
-    public static IResult Create(int status, string error, IEnumerable<KeyValuePair<string, object?>>? fields = null, string? detail = null)
+    public static ApiProblem Create(int status, string error, IEnumerable<KeyValuePair<string, object?>>? fields = null, string? detail = null)
     {
         var body = new JsonObject();
         if (fields is not null)
@@ -25,7 +27,7 @@ public static class ApiProblems
     }
 
     /// <summary>A stored error document (it has <c>error</c>) as problem+json.</summary>
-    public static IResult FromBody(int status, string error, JsonObject body, string? detail = null)
+    public static ApiProblem FromBody(int status, string error, JsonObject body, string? detail = null)
     {
         var problem = new JsonObject
         {
@@ -45,8 +47,40 @@ public static class ApiProblems
                 problem[key] = value?.DeepClone();
             }
         }
-        return Results.Json(problem, statusCode: status, contentType: ContentType);
+        return new ApiProblem(status, problem);
     }
 
-    public static IResult Field(string field, string error) => Create(400, error, [new("field", field)]);
+    public static ApiProblem Field(string field, string error) => Create(400, error, [new("field", field)]);
+}
+
+/// <summary>
+/// An error answer of the admin API, declared in the OpenAPI document (<see cref="ApiProblemDocument"/>)
+/// for the status codes an operation can return (<see cref="ApiProblemStatusesAttribute"/>, default 400).
+/// </summary>
+public sealed class ApiProblem(int status, JsonObject body) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+{
+    public int StatusCode => status;
+
+    int? IStatusCodeHttpResult.StatusCode => status;
+
+    public JsonObject Body => body;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+        => Results.Json(body, statusCode: status, contentType: ApiProblems.ContentType).ExecuteAsync(httpContext);
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+    {
+        var statuses = method.GetCustomAttribute<ApiProblemStatusesAttribute>()?.Statuses ?? [400];
+        foreach (var code in statuses)
+        {
+            builder.Metadata.Add(new ProducesResponseTypeMetadata(code, typeof(ApiProblemDocument), [ApiProblems.ContentType]));
+        }
+    }
+}
+
+/// <summary>The error statuses an endpoint handler returns as <see cref="ApiProblem"/> (for the OpenAPI document).</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class ApiProblemStatusesAttribute(params int[] statuses) : Attribute
+{
+    public int[] Statuses { get; } = statuses;
 }

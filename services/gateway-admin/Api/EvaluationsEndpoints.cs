@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.Artifacts;
 using RouteIQ.Contracts;
 using RouteIQ.Routing;
@@ -19,15 +22,16 @@ public static class EvaluationsEndpoints
 {
     public static IEndpointRouteBuilder MapEvaluationEndpoints(this IEndpointRouteBuilder admin)
     {
-        admin.MapPost("/evaluations", CreateAsync)
+        admin.MapPost("/evaluations", CreateAsync).Accepts<EvaluationRequest>("application/json")
             .WithName("CreateEvaluation").WithSummary("Off-policy evaluation of a registered router on a dataset's logged decisions (IPS, SNIPS, DR)");
         admin.MapGet("/evaluations", ListAsync)
             .WithName("ListEvaluations").WithSummary("A model version's stored evaluations (model, version: n or @alias)");
         return admin;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
-        IConfiguration configuration, TimeProvider time, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 404, 413, 422, 503)]
+    private static async Task<Results<Created<JsonObject>, ApiProblem>> CreateAsync(HttpRequest request, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
+        IConfiguration configuration, TimeProvider time, IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
         // The same reader as train and roll: UTF-8 checked up front, malformed JSON and over-large bodies as problem+json.
         var (json, bodyProblem) = await RequestBodies.ReadAsync(request, cancellationToken);
@@ -72,7 +76,7 @@ public static class EvaluationsEndpoints
         {
             return ApiProblems.Field("version", "version must be '@alias' or integer version");
         }
-        var resolved = await ResolveAsync(client, modelElement.GetString()!, reference, cancellationToken);
+        var resolved = await ResolveAsync(client, modelElement.GetString()!, reference, options.Value, cancellationToken);
         if (resolved.Problem is { } problem)
         {
             return problem;
@@ -82,7 +86,7 @@ public static class EvaluationsEndpoints
             var result = await RegisteredRouterEvaluation.RunAsync(store, Verifier(configuration), resolved.Model!, resolved.Version, datasetElement.GetString()!, split,
                 NewId.NextSequentialGuid().ToString("N"), time.GetUtcNow(), cancellationToken);
             result["ref"] = reference;
-            return Results.Json(result, statusCode: 201);
+            return TypedResults.Created((string?)null, result);
         }
         catch (EvaluationException ex)
         {
@@ -90,7 +94,9 @@ public static class EvaluationsEndpoints
         }
     }
 
-    private static async Task<IResult> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 404, 503)]
+    private static async Task<Results<Ok<EvaluationList>, ApiProblem>> ListAsync(string? model, string? version, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
+        IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
         if (Identifiers.Problem(model, "model") is { } modelProblem)
         {
@@ -101,16 +107,17 @@ public static class EvaluationsEndpoints
         {
             return ApiProblems.Field("version", "version must be '@alias' or integer version");
         }
-        var resolved = await ResolveAsync(client, model!, reference, cancellationToken); // a valid identifier: not null
+        var resolved = await ResolveAsync(client, model!, reference, options.Value, cancellationToken); // a valid identifier: not null
         if (resolved.Problem is { } problem)
         {
             return problem;
         }
         var items = await RegisteredRouterEvaluation.ListAsync(store, resolved.Model!, resolved.Version, cancellationToken);
-        return Results.Json(new JsonObject { ["model"] = resolved.Model, ["version"] = resolved.Version, ["evaluations"] = items });
+        return TypedResults.Ok(new EvaluationList(resolved.Model!, resolved.Version, items));
     }
 
-    private static async Task<(string? Model, int Version, IResult? Problem)> ResolveAsync(IRequestClient<ResolveModelVersion> client, string model, string reference, CancellationToken cancellationToken)
+    private static async Task<(string? Model, int Version, ApiProblem? Problem)> ResolveAsync(IRequestClient<ResolveModelVersion> client, string model, string reference,
+        AdminOptions options, CancellationToken cancellationToken)
     {
         try
         {
@@ -123,7 +130,7 @@ public static class EvaluationsEndpoints
         try
         {
             var response = await client.GetResponse<ModelVersionResolved, ModelVersionNotFound>(
-                new ResolveModelVersion { ModelName = model, Ref = reference }, cancellationToken, RequestTimeout.After(s: 10));
+                new ResolveModelVersion { ModelName = model, Ref = reference }, cancellationToken, RequestTimeout.After(s: options.RolloutAnswerSeconds));
             if (response.Message is ModelVersionNotFound missing)
             {
                 return (null, 0, ApiProblems.Create(404, missing.Reason, [new("model", model), new("version", reference)]));
@@ -133,7 +140,7 @@ public static class EvaluationsEndpoints
         }
         catch (RequestTimeoutException)
         {
-            return (null, 0, ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]));
+            return (null, 0, AdminEndpoints.RolloutUnavailable());
         }
     }
 

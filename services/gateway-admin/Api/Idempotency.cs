@@ -16,7 +16,7 @@ public static class Idempotency
     public const int MaxKeyLength = 200;
 
     /// <summary>The header's key and the request's fingerprint; (null, null) without the header.</summary>
-    public static (IdempotencyRequest? Request, IResult? Problem) Read(HttpRequest request, JsonElement? body)
+    public static (IdempotencyRequest? Request, ApiProblem? Problem) Read(HttpRequest request, JsonElement? body)
     {
         var values = request.Headers[Header];
         if (values.Count == 0 || (values.Count == 1 && string.IsNullOrEmpty(values[0])))

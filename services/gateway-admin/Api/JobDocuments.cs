@@ -17,21 +17,11 @@ public static class JobDocuments
     public static string Location(Guid id) => $"/admin/jobs/{id}";
 
     /// <summary>What a 202 carries: enough to follow the job (<c>GET</c> the location for everything).</summary>
-    public static JsonObject Summary(Job job) => new()
-    {
-        ["job_id"] = job.Id,
-        ["kind"] = job.Kind,
-        ["trainer"] = job.Trainer,
-        ["model_name"] = job.ModelName,
-        ["state"] = job.State,
-        ["attempt"] = job.Attempt,
-        ["created_at"] = job.CreatedAt,
-        ["location"] = Location(job.Id),
-        ["logs"] = $"{Location(job.Id)}/logs",
-    };
+    public static JobSummary Summary(Job job)
+        => new(job.Id, job.Kind, job.Trainer, job.ModelName, job.State, job.Attempt, job.CreatedAt, Location(job.Id), $"{Location(job.Id)}/logs");
 
     /// <summary>The job document; secrets redacted by name (parameters, environment) and by value (everywhere), also in rows stored before value redaction.</summary>
-    public static JsonObject Describe(Job job)
+    public static JobDocument Describe(Job job)
     {
         var outcome = Outcome(job);
         var request = LedgerJson.Parse(job.RequestJson);
@@ -39,32 +29,34 @@ public static class JobDocuments
         SecretRedaction.RedactNamedValues(request?["parameters"] as JsonObject);
         SecretRedaction.RedactNamedValues(resolved?["environment"] as JsonObject);
         SecretRedaction.RedactNamedValues(resolved?["parameters"] as JsonObject);
-        var document = new JsonObject
+        return new JobDocument
         {
-            ["job_id"] = job.Id,
-            ["kind"] = job.Kind,
-            ["trainer"] = job.Trainer,
-            ["model_name"] = job.ModelName,
-            ["state"] = job.State,
-            ["phase"] = job.Phase,
-            ["attempt"] = job.Attempt,
-            ["created_at"] = job.CreatedAt,
-            ["started_at"] = job.StartedAt,
-            ["last_heartbeat_at"] = job.LastHeartbeatAt,
-            ["finished_at"] = job.FinishedAt,
-            ["node"] = job.Node,
-            ["workload"] = job.WorkloadName,
-            ["request"] = request,
-            ["resolved"] = resolved,
-            ["result"] = job.State == JobStates.Succeeded ? outcome.Body : null,
-            ["error"] = job.State == JobStates.Succeeded ? null : job.ErrorJson is null ? null : outcome.Body,
-            ["status_code"] = job.ErrorJson is null ? null : outcome.Status,
-            ["location"] = Location(job.Id),
-            ["logs"] = $"{Location(job.Id)}/logs",
+            JobId = job.Id,
+            Kind = job.Kind,
+            Trainer = Redacted(job.Trainer),
+            ModelName = Redacted(job.ModelName),
+            State = job.State,
+            Phase = job.Phase,
+            Attempt = job.Attempt,
+            CreatedAt = job.CreatedAt,
+            StartedAt = job.StartedAt,
+            LastHeartbeatAt = job.LastHeartbeatAt,
+            FinishedAt = job.FinishedAt,
+            Node = Redacted(job.Node),
+            Workload = Redacted(job.WorkloadName),
+            Request = Redacted(request),
+            Resolved = Redacted(resolved),
+            Result = job.State == JobStates.Succeeded ? Redacted(outcome.Body) : null,
+            Error = job.State == JobStates.Succeeded ? null : job.ErrorJson is null ? null : Redacted(outcome.Body),
+            StatusCode = job.ErrorJson is null ? null : outcome.Status,
+            Location = Location(job.Id),
+            Logs = $"{Location(job.Id)}/logs",
         };
-        SecretRedaction.RedactStrings(document);
-        return document;
     }
+
+    private static string? Redacted(string? value) => value is null ? null : SecretRedaction.RedactValue(value);
+
+    private static JsonObject? Redacted(JsonObject? value) => (JsonObject?)SecretRedaction.RedactStrings(value);
 
     /// <summary>The response a synchronous request gets for a finished job: status code and body.</summary>
     public static (int Status, JsonObject Body) Outcome(Job job)

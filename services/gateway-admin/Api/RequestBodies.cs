@@ -13,7 +13,7 @@ public sealed record RollBody
     public string? Name { get; init; }
     public string? Ref { get; init; }
     public string? ServeImage { get; init; }
-    public int WaitReadySeconds { get; init; } = 90;
+    public required int WaitReadySeconds { get; init; }
     public string? Alias { get; init; }
     public Contracts.Promotion? Promotion { get; init; }
 }
@@ -32,7 +32,7 @@ public static class RequestBodies
     /// </summary>
     private const long DrainLimit = 16L * 1024 * 1024;
 
-    public static async Task<(JsonElement? Body, IResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<(JsonElement? Body, ApiProblem? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (request.ContentLength > DrainLimit)
         {
@@ -96,9 +96,9 @@ public static class RequestBodies
         }
     }
 
-    private static IResult TooLarge() => ApiProblems.Create(413, "request body too large", [new("limit_bytes", Extensions.MaxRequestBodyBytes)]);
+    private static ApiProblem TooLarge() => ApiProblems.Create(413, "request body too large", [new("limit_bytes", Extensions.MaxRequestBodyBytes)]);
 
-    public static (TrainBody? Body, IResult? Problem) ParseTrain(JsonElement? json)
+    public static (TrainBody? Body, ApiProblem? Problem) ParseTrain(JsonElement? json)
     {
         if (json is not { } body)
         {
@@ -166,9 +166,9 @@ public static class RequestBodies
         return (new TrainBody { WaitSeconds = wait, ImageKey = imageKey, Parameters = parameters, Dataset = dataset, Promotion = promotion }, null);
     }
 
-    public static (RollBody? Body, IResult? Problem) ParseRoll(JsonElement? json, bool rollback)
+    public static (RollBody? Body, ApiProblem? Problem) ParseRoll(JsonElement? json, bool rollback, int? defaultWaitReadySeconds = null)
     {
-        var result = new RollBody();
+        var result = new RollBody { WaitReadySeconds = defaultWaitReadySeconds ?? new Ledger.AdminOptions().DefaultWaitReadySeconds };
         if (json is { } body)
         {
             foreach (var property in body.EnumerateObject())

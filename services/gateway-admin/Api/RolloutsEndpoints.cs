@@ -1,5 +1,8 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.Contracts;
 
 namespace RouteIQ.GatewayAdmin.Api;
@@ -24,50 +27,62 @@ public static class RolloutsEndpoints
         return admin;
     }
 
-    private static async Task<IResult> ListAsync(string? model, int? limit, IRequestClient<GetRollouts> client, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 503)]
+    private static async Task<Results<Ok<RolloutList>, ApiProblem>> ListAsync(string? model, int? limit, IRequestClient<GetRollouts> client,
+        IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > 1000)
+        if (AdminEndpoints.LimitProblem(limit, options.Value) is { } problem)
         {
-            return ApiProblems.Field("limit", "limit must be between 1 and 1000");
+            return problem;
         }
-        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new GetRollouts { ModelName = model, Limit = limit ?? 100 }, cancellationToken, RequestTimeout.After(s: 10)));
+        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new GetRollouts { ModelName = model, Limit = limit ?? options.Value.DefaultListLimit },
+            cancellationToken, RequestTimeout.After(s: options.Value.RolloutAnswerSeconds)));
         return answer is null
-            ? Unavailable()
-            : Results.Json(new JsonObject { ["rollouts"] = new JsonArray(answer.Rollouts.Select(r => JsonNode.Parse(r)).ToArray()) });
+            ? AdminEndpoints.RolloutUnavailable()
+            : TypedResults.Ok(new RolloutList(answer.Rollouts.Select(Read).ToList()));
     }
 
-    private static async Task<IResult> GetAsync(Guid id, IRequestClient<GetRollout> client, CancellationToken cancellationToken)
+    [ApiProblemStatuses(404, 503)]
+    private static async Task<Results<Ok<RolloutDocument>, ApiProblem>> GetAsync(Guid id, IRequestClient<GetRollout> client, IOptions<AdminOptions> options,
+        CancellationToken cancellationToken)
     {
-        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new GetRollout { RolloutId = id }, cancellationToken, RequestTimeout.After(s: 10)));
+        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new GetRollout { RolloutId = id }, cancellationToken,
+            RequestTimeout.After(s: options.Value.RolloutAnswerSeconds)));
         return Document(answer, id);
     }
 
-    private static async Task<IResult> ControlAsync(Guid id, string action, IRequestClient<ControlRollout> client, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 404, 409, 503)]
+    private static async Task<Results<Ok<RolloutDocument>, ApiProblem>> ControlAsync(Guid id, string action, IRequestClient<ControlRollout> client,
+        IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
         if (!Actions.Contains(action))
         {
             return ApiProblems.Create(404, $"unknown rollout action '{action}'", [new("field", "action"), new("allowed", Actions)]);
         }
-        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new ControlRollout { RolloutId = id, Action = action }, cancellationToken, RequestTimeout.After(s: 10)));
+        var answer = await AskAsync(() => client.GetResponse<RolloutDocuments>(new ControlRollout { RolloutId = id, Action = action }, cancellationToken,
+            RequestTimeout.After(s: options.Value.RolloutAnswerSeconds)));
         return Document(answer, id);
     }
 
-    private static IResult Document(RolloutDocuments? answer, Guid id)
+    /// <summary>Rollout sends its documents as JSON text: read here into the API's record.</summary>
+    private static RolloutDocument Read(string json) => JsonSerializer.Deserialize<RolloutDocument>(json, ApiJson.Options)!;
+
+    private static Results<Ok<RolloutDocument>, ApiProblem> Document(RolloutDocuments? answer, Guid id)
     {
         if (answer is null)
         {
-            return Unavailable();
+            return AdminEndpoints.RolloutUnavailable();
         }
         if (answer.StatusCode != 200)
         {
             var fields = new List<KeyValuePair<string, object?>> { new("rollout_id", id) };
-            if (answer.Rollouts.Count > 0 && JsonNode.Parse(answer.Rollouts[0]) is JsonObject doc)
+            if (answer.Rollouts.Count > 0)
             {
-                fields.Add(new("state", doc["state"]?.GetValue<string>()));
+                fields.Add(new("state", Read(answer.Rollouts[0]).State));
             }
             return ApiProblems.Create(answer.StatusCode, answer.Error ?? "rollout request failed", fields);
         }
-        return Results.Json(JsonNode.Parse(answer.Rollouts[0]));
+        return TypedResults.Ok(Read(answer.Rollouts[0]));
     }
 
     private static async Task<RolloutDocuments?> AskAsync(Func<Task<Response<RolloutDocuments>>> ask)
@@ -81,6 +96,4 @@ public static class RolloutsEndpoints
             return null;
         }
     }
-
-    private static IResult Unavailable() => ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]);
 }

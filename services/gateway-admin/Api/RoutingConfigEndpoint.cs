@@ -3,6 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.Artifacts;
 using RouteIQ.Contracts;
 
@@ -17,9 +20,6 @@ namespace RouteIQ.GatewayAdmin.Api;
 /// </summary>
 public static class RoutingConfigEndpoint
 {
-    /// <summary>Seconds between a polling gateway's checks of <c>manifest.json</c>.</summary>
-    public const int ReloadIntervalSeconds = 30;
-
     public static IEndpointRouteBuilder MapRoutingConfigEndpoint(this IEndpointRouteBuilder admin)
     {
         admin.MapGet("/models/{name}/routing-config", GetAsync)
@@ -27,7 +27,9 @@ public static class RoutingConfigEndpoint
         return admin;
     }
 
-    private static async Task<IResult> GetAsync(string name, string? @ref, IRequestClient<ResolveModelVersion> client, IArtifactStore store, CancellationToken cancellationToken)
+    [ApiProblemStatuses(400, 404, 503)]
+    private static async Task<Results<Ok<RoutingConfig>, ApiProblem>> GetAsync(string name, string? @ref, IRequestClient<ResolveModelVersion> client, IArtifactStore store,
+        IOptions<AdminOptions> options, CancellationToken cancellationToken)
     {
         if (Identifiers.Problem(name, "name") is { } nameProblem)
         {
@@ -42,11 +44,11 @@ public static class RoutingConfigEndpoint
         try
         {
             response = await client.GetResponse<ModelVersionResolved, ModelVersionNotFound>(
-                new ResolveModelVersion { ModelName = name, Ref = normalized }, cancellationToken, RequestTimeout.After(s: 10));
+                new ResolveModelVersion { ModelName = name, Ref = normalized }, cancellationToken, RequestTimeout.After(s: options.Value.RolloutAnswerSeconds));
         }
         catch (RequestTimeoutException)
         {
-            return ApiProblems.Create(503, "rollout service did not answer", [new("service", "rollout")]);
+            return AdminEndpoints.RolloutUnavailable();
         }
         if (response.Message is ModelVersionNotFound missing)
         {
@@ -61,18 +63,18 @@ public static class RoutingConfigEndpoint
         var root = store.Root;
         var isS3 = root.Scheme == "s3";
         var prefix = root.AbsolutePath.Trim('/');
-        return Results.Json(new JsonObject
+        return TypedResults.Ok(new RoutingConfig
         {
-            ["routing_strategy"] = routerType is null ? "custom" : $"llmrouter-{routerType}",
-            ["model_s3_bucket"] = isS3 ? root.Host : null,
-            ["model_s3_key"] = isS3 ? (prefix.Length > 0 ? $"{prefix}/{key}" : key) : null,
-            ["model_uri"] = store.GetUri(key),
-            ["hot_reload"] = !pinned,
-            ["reload_interval"] = ReloadIntervalSeconds,
-            ["manifest_verification"] = manifest?.SignatureType ?? ManifestSignatureTypes.None,
-            ["name"] = version.ModelName,
-            ["version"] = version.Version,
-            ["ref"] = normalized,
+            RoutingStrategy = routerType is null ? "custom" : $"llmrouter-{routerType}",
+            ModelS3Bucket = isS3 ? root.Host : null,
+            ModelS3Key = isS3 ? (prefix.Length > 0 ? $"{prefix}/{key}" : key) : null,
+            ModelUri = store.GetUri(key),
+            HotReload = !pinned,
+            ReloadInterval = options.Value.GatewayReloadIntervalSeconds,
+            ManifestVerification = manifest?.SignatureType ?? ManifestSignatureTypes.None,
+            Name = version.ModelName,
+            Version = version.Version,
+            Ref = normalized,
         });
     }
 

@@ -12,31 +12,40 @@ public static class ContinuousApi
         var group = endpoints.MapGroup("/admin/continuous").WithTags("continuous");
         group.MapGet("", GetAsync).WithName("ListContinuous")
             .WithSummary("Per trainer with a continuous block: enabled, paused, next schedule, counters since the last run, PSI per feature, last trigger and its job");
-        group.MapPost("/{trainer}/pause", (string trainer, ContinuousEngine engine, CancellationToken ct) => SetPausedAsync(trainer, true, engine, ct))
+        group.MapPost("/{trainer}/pause", PauseAsync)
             .WithName("PauseContinuous").WithSummary("Stop firing triggers for this trainer (persisted: holds across replicas and restarts)");
-        group.MapPost("/{trainer}/resume", (string trainer, ContinuousEngine engine, CancellationToken ct) => SetPausedAsync(trainer, false, engine, ct))
+        group.MapPost("/{trainer}/resume", ResumeAsync)
             .WithName("ResumeContinuous").WithSummary("Fire triggers again");
         group.MapPost("/{trainer}/trigger", TriggerAsync).WithName("TriggerContinuous")
             .WithSummary("Run the policy now (ignores pause and cooldown, respects max_running): builds the dataset and answers 202 with the train job");
         return endpoints;
     }
 
-    private static async Task<IResult> GetAsync(ContinuousEngine engine, CancellationToken cancellationToken)
-        => TypedResults.Json(await engine.DescribeAsync(cancellationToken), LedgerJson.Api);
+    private static async Task<Ok<ContinuousList>> GetAsync(ContinuousEngine engine, CancellationToken cancellationToken)
+        => TypedResults.Ok(await engine.DescribeAsync(cancellationToken));
 
-    private static IResult NoPolicy(string trainer)
+    private static ApiProblem NoPolicy(string trainer)
         => ApiProblems.Create(404, "no continuous policy for this trainer", [new("field", "trainer"), new("trainer", trainer)],
             "the trainer spec has no continuous block (or no such trainer)");
 
-    private static async Task<IResult> SetPausedAsync(string trainer, bool paused, ContinuousEngine engine, CancellationToken cancellationToken)
+    [ApiProblemStatuses(404)]
+    private static Task<Results<Ok<ContinuousPauseState>, ApiProblem>> PauseAsync(string trainer, ContinuousEngine engine)
+        => SetPausedAsync(trainer, true, engine);
+
+    [ApiProblemStatuses(404)]
+    private static Task<Results<Ok<ContinuousPauseState>, ApiProblem>> ResumeAsync(string trainer, ContinuousEngine engine)
+        => SetPausedAsync(trainer, false, engine);
+
+    private static async Task<Results<Ok<ContinuousPauseState>, ApiProblem>> SetPausedAsync(string trainer, bool paused, ContinuousEngine engine)
     {
         var (outcome, state) = await engine.SetPausedAsync(trainer, paused, CancellationToken.None);
         return outcome == ContinuousEngine.ControlOutcome.NoPolicy
             ? NoPolicy(trainer)
-            : TypedResults.Json(new JsonObject { ["trainer"] = trainer, ["paused"] = state!.Paused, ["updated_at"] = state.UpdatedAt }, LedgerJson.Api);
+            : TypedResults.Ok(new ContinuousPauseState(trainer, state!.Paused, state.UpdatedAt));
     }
 
-    private static async Task<IResult> TriggerAsync(string trainer, ContinuousEngine engine, CancellationToken cancellationToken)
+    [ApiProblemStatuses(404, 409, 422)]
+    private static async Task<Results<Accepted<ContinuousRunDocument>, ApiProblem>> TriggerAsync(string trainer, ContinuousEngine engine, CancellationToken cancellationToken)
     {
         // Not the request's token: a client that goes away does not take the run with it.
         var (outcome, run) = await engine.TriggerAsync(trainer, CancellationToken.None);
@@ -50,9 +59,9 @@ public static class ContinuousApi
         var doc = ContinuousEngine.RunDocument(run!, run!.JobId is null ? null : JobStates.Queued);
         if (run.State == RunStates.Failed)
         {
-            return ApiProblems.FromBody(422, "the run could not start", doc, run.Error);
+            return ApiProblems.FromBody(422, "the run could not start", LedgerJson.ToObject(doc), run.Error);
         }
-        return TypedResults.Json(doc, LedgerJson.Api, statusCode: StatusCodes.Status202Accepted);
+        return TypedResults.Accepted((string?)null, doc);
     }
 }
 

@@ -522,9 +522,9 @@ public sealed partial class ContinuousEngine(
     }
 
     /// <summary>What <c>GET /admin/continuous</c> shows for each policy.</summary>
-    public async Task<JsonObject> DescribeAsync(CancellationToken cancellationToken)
+    public async Task<ContinuousList> DescribeAsync(CancellationToken cancellationToken)
     {
-        var result = new JsonObject();
+        var result = new Dictionary<string, JsonObject>();
         var now = clock.Now;
         foreach (var trainer in Policies(specs))
         {
@@ -566,13 +566,13 @@ public sealed partial class ContinuousEngine(
                 doc["counters"] = null;
                 doc["statistics_error"] = "telemetry-ingest did not answer";
             }
-            doc["last"] = state.LastRunId is { } runId ? await RunDocumentAsync(db, runId, cancellationToken) : null;
+            doc["last"] = state.LastRunId is { } runId && await RunDocumentAsync(db, runId, cancellationToken) is { } last ? LedgerJson.ToObject(last) : null;
             result[trainer.Name] = doc;
         }
-        return new JsonObject { ["trainers"] = result };
+        return new ContinuousList(result);
     }
 
-    public static async Task<JsonObject?> RunDocumentAsync(LedgerDbContext db, Guid runId, CancellationToken cancellationToken)
+    public static async Task<ContinuousRunDocument?> RunDocumentAsync(LedgerDbContext db, Guid runId, CancellationToken cancellationToken)
     {
         var run = await db.ContinuousRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId, cancellationToken);
         if (run is null)
@@ -583,17 +583,17 @@ public sealed partial class ContinuousEngine(
         return RunDocument(run, job?.State);
     }
 
-    public static JsonObject RunDocument(ContinuousRun run, string? jobState) => new()
+    public static ContinuousRunDocument RunDocument(ContinuousRun run, string? jobState) => new()
     {
-        ["run_id"] = run.Id,
-        ["trigger"] = run.Trigger,
-        ["details"] = JsonNode.Parse(run.DetailsJson),
-        ["state"] = run.State,
-        ["fired_at"] = run.ClaimedAt,
-        ["dataset"] = run.DatasetId,
-        ["job_id"] = run.JobId,
-        ["job_state"] = jobState,
-        ["error"] = run.Error,
+        RunId = run.Id,
+        Trigger = run.Trigger,
+        Details = JsonNode.Parse(run.DetailsJson),
+        State = run.State,
+        FiredAt = run.ClaimedAt,
+        Dataset = run.DatasetId,
+        JobId = run.JobId,
+        JobState = jobState,
+        Error = run.Error,
     };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Continuous training of {Trainer}: {Trigger} fired ({Details})")]

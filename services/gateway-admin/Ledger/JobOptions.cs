@@ -29,6 +29,33 @@ public sealed class AdminOptions
     [Range(0, 86400)]
     public int SyncGraceSeconds { get; set; } = 120;
 
+    /// <summary>How long a roll waits for the candidate to become healthy when the request does not say (<c>wait_ready_seconds</c>).</summary>
+    [Range(1, 900)]
+    public int DefaultWaitReadySeconds { get; set; } = 90;
+
+    /// <summary>Extra time a synchronous train_then_roll waits for the rollout after training.</summary>
+    [Range(0, 3600)]
+    public int RollGraceSeconds { get; set; } = 150;
+
+    /// <summary>How many items a list returns without <c>limit</c>, and the most it may ask for.</summary>
+    [Range(1, 100000)]
+    public int DefaultListLimit { get; set; } = 100;
+
+    [Range(1, 100000)]
+    public int MaxListLimit { get; set; } = 1000;
+
+    /// <summary>How long an API answer waits for the rollout service (deployments, status, rollouts, versions) before 503.</summary>
+    [Range(1, 300)]
+    public int RolloutAnswerSeconds { get; set; } = 10;
+
+    /// <summary>How long <c>GET /status</c> waits for the serving endpoint's <c>/ping</c>.</summary>
+    [Range(1, 60)]
+    public int ProbeSeconds { get; set; } = 3;
+
+    /// <summary>Seconds between a polling gateway's checks of <c>manifest.json</c> (<c>reload_interval</c> of the routing config).</summary>
+    [Range(1, 86400)]
+    public int GatewayReloadIntervalSeconds { get; set; } = 30;
+
     /// <summary>Test hook: exit abruptly right after a job and its outbox row are committed, before anything is sent.</summary>
     public bool CrashAfterJobWrite { get; set; }
 }

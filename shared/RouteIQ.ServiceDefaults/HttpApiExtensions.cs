@@ -1,15 +1,35 @@
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.OpenApi;
-using RouteIQ.ServiceDefaults;
+using RouteIQ.Client;
 
-namespace RouteIQ.GatewayAdmin.Api;
+namespace RouteIQ.ServiceDefaults;
 
 /// <summary>
-/// The admin API's authentication in the OpenAPI document: <c>Authorization: Bearer</c> and
-/// <c>X-API-Key</c> (<see cref="AdminAuth"/>), either one accepted, so the browsable UI can send a key.
+/// What a service with an HTTP API adds: the wire JSON of <see cref="ApiJson"/> (snake_case, as
+/// the response records are described) and the OpenAPI document <c>/openapi/v1.json</c> with the
+/// authentication it takes: <c>Authorization: Bearer</c> and <c>X-API-Key</c> (<see cref="AdminAuth"/>),
+/// either one accepted, so the browsable UI can send a key.
 /// </summary>
-public static class AdminApiSecurity
+public static class HttpApiExtensions
 {
+    /// <summary>Idempotent: gateway-admin and telemetry-ingest both call it, also in one process.</summary>
+    public static IHostApplicationBuilder AddRouteIQHttpApi(this IHostApplicationBuilder builder)
+    {
+        if (builder.Services.Any(d => d.ServiceType == typeof(HttpApiMarker)))
+        {
+            return builder;
+        }
+        builder.Services.AddSingleton<HttpApiMarker>();
+        builder.Services.Configure<JsonOptions>(o => ApiJson.Configure(o.SerializerOptions));
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer(DeclareAsync));
+        return builder;
+    }
+
+    private sealed class HttpApiMarker;
+
     public const string BearerScheme = "Bearer";
     public const string ApiKeyScheme = "ApiKey";
 

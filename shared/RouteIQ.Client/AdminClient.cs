@@ -4,14 +4,21 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace RouteIQ.Cli;
+namespace RouteIQ.Client;
 
-/// <summary>Thin client of the admin API used by every verb except <c>up</c> and <c>demo</c>.</summary>
+/// <summary>
+/// Thin client of the admin and ingest APIs (the CLI's, the dashboard's): request records go out as
+/// <see cref="ApiJson"/>, answers come back as the JSON the server sent, readable as the response records.
+/// </summary>
 public sealed class AdminClient(HttpClient http) : IDisposable
 {
+    /// <summary>A client of the server at <paramref name="server"/> (an absolute http(s) URL).</summary>
     public static AdminClient Create(string server, string? apiKey, TimeSpan? timeout = null)
+        => Create(new Uri(server.TrimEnd('/') + "/", UriKind.Absolute), apiKey, timeout);
+
+    public static AdminClient Create(Uri server, string? apiKey, TimeSpan? timeout = null)
     {
-        var http = new HttpClient { BaseAddress = ServerUri(server), Timeout = timeout ?? TimeSpan.FromHours(25) };
+        var http = new HttpClient { BaseAddress = server, Timeout = timeout ?? TimeSpan.FromHours(25) };
         if (!string.IsNullOrEmpty(apiKey))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
@@ -20,28 +27,20 @@ public sealed class AdminClient(HttpClient http) : IDisposable
         return new AdminClient(http) { HasKey = !string.IsNullOrEmpty(apiKey) };
     }
 
-    /// <summary><c>--server</c> as a base URI; anything but an absolute http(s) URL is a usage error.</summary>
-    public static Uri ServerUri(string server)
-    {
-        if (!Uri.TryCreate(server.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-        {
-            throw new CliUsageException($"--server '{server}' is not an http(s) URL; write the scheme too, e.g. --server http://{server.Split("://")[^1].TrimEnd('/')}");
-        }
-        return uri;
-    }
-
     /// <summary>Whether a key was sent: a 401 then means the key was refused, not missing.</summary>
     public bool HasKey { get; init; }
 
     public HttpClient Http => http;
 
-    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body = null,
+    /// <summary>Sends <paramref name="body"/> (a request record, or JSON as is) and reads the answer, whatever its status.</summary>
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body = null,
         IReadOnlyDictionary<string, string>? headers = null, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (body is not null)
         {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            var payload = body is JsonNode node ? node.ToJsonString() : JsonSerializer.Serialize(body, body.GetType(), ApiJson.Options);
+            request.Content = new StringContent(payload, Encoding.UTF8, "application/json");
         }
         foreach (var (key, value) in headers ?? new Dictionary<string, string>())
         {
@@ -70,6 +69,9 @@ public sealed class AdminClient(HttpClient http) : IDisposable
 public sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, string? Location, string Text)
 {
     public bool Ok => (int)Status is >= 200 and < 300;
+
+    /// <summary>The body as one of the response records (<see cref="JobDocument"/>, <see cref="JobSummary"/>, …); null when there is none.</summary>
+    public T? As<T>() where T : class => Body is JsonObject o ? o.Deserialize<T>(ApiJson.Options) : null;
 
     public string? Path { get; init; }
 
