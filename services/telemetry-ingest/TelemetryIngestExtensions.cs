@@ -82,19 +82,19 @@ public static class TelemetryIngestExtensions
             .Accepts<byte[]>("application/x-protobuf", "application/json")
             .Produces<byte[]>(StatusCodes.Status200OK, "application/x-protobuf", "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .RequireIngestKey()
+            .RequireIngestKey().ProducesUnauthorized()
             .WithName("OtlpTraces")
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
             .DisableAntiforgery();
 
         endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
             .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .RequireIngestKey()
+            .RequireIngestKey().ProducesUnauthorized()
             .WithName("IngestFeedback")
             .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
             .DisableAntiforgery();
 
-        var admin = endpoints.MapGroup("/admin").WithTags("telemetry");
+        var admin = endpoints.MapGroup("/admin").WithTags("telemetry").ProducesUnauthorized();
         admin.MapPost("/telemetry/events", PostEventsAsync)
             .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .RequireIngestKey()

@@ -1,4 +1,7 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -29,6 +32,10 @@ public static class HttpApiExtensions
     }
 
     private sealed class HttpApiMarker;
+
+    /// <summary>Declares the 401 that routes needing a key answer without one (problem+json).</summary>
+    public static TBuilder ProducesUnauthorized<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(ApiProblemDocument), ["application/problem+json"]));
 
     public const string BearerScheme = "Bearer";
     public const string ApiKeyScheme = "ApiKey";
