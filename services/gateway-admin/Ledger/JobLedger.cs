@@ -299,27 +299,7 @@ public sealed class JobLedger(
     public async Task<(Job? Job, string? Problem)> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
         string? problem = null;
-        var job = await ApplyAsync(jobId, (job, db, now) =>
-        {
-            problem = null;
-            if (job.Kind != JobKinds.Train)
-            {
-                problem = "only train jobs can be cancelled";
-                return false;
-            }
-            if (JobStates.IsTerminal(job.State))
-            {
-                problem = $"job already {job.State}";
-                return false;
-            }
-            var cancelledWhile = job.State;
-            job.State = JobStates.Cancelled;
-            job.FinishedAt = now;
-            job.StatusCode = 409;
-            job.ErrorJson = new JsonObject { ["error"] = "job cancelled", ["job_id"] = job.Id, ["cancelled_while"] = cancelledWhile }.ToJsonString();
-            db.Outbox.Add(OutboxMessages.Publish(job.Id, new CancelTrain { JobId = job.Id, Reason = "cancelled by request", RequestedAt = now }, now));
-            return true;
-        }, cancellationToken);
+        var job = await ApplyAsync(jobId, (job, db, now) => (problem = JobLifecycle.Cancel(job, db, now)) is null, cancellationToken);
         return (job, problem);
     }
 

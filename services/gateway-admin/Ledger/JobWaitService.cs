@@ -57,7 +57,6 @@ public sealed class JobWaitService(JobLedger ledger, JobWaiters waiters, TimePro
             return true;
         }
         // A plain train answers with its registered version; rollout registers it right after TrainCompleted.
-        var version = LedgerJson.Parse(job.TrainResultJson)?["version"];
-        return version is not null || job.FinishedAt is null || time.GetUtcNow() - job.FinishedAt >= versionGrace;
+        return job.TrainResult()?.Version is not null || job.FinishedAt is null || time.GetUtcNow() - job.FinishedAt >= versionGrace;
     }
 }

@@ -67,33 +67,15 @@ public sealed class LostJobSweeper(
                 {
                     return false;
                 }
-                var lostNode = job.Node;
-                var lostAttempt = job.Attempt;
-                // Stop the silent attempt in case its runner is alive but cut off.
-                db.Outbox.Add(OutboxMessages.Publish(job.Id, new CancelTrain { JobId = job.Id, Node = lostNode, Attempt = lostAttempt, Reason = "runner lost", RequestedAt = now }, now));
-                var counted = job.Attempt - job.HandBacks;
-                if (counted < options.Value.MaxAttempts)
+                var (lostNode, lostAttempt, silentSince) = (job.Node, job.Attempt, job.LastHeartbeatAt ?? job.StartedAt);
+                if (JobLifecycle.Lost(job, db, now, options.Value.MaxAttempts, out var counted))
                 {
                     logger.LogWarning("Job {JobId} lost on {Node} (attempt {Attempt}, silent since {Since}); dispatching attempt {Next}",
-                        job.Id, lostNode, lostAttempt, job.LastHeartbeatAt ?? job.StartedAt, lostAttempt + 1);
-                    job.State = JobStates.Lost;
-                    JobRedispatch.Requeue(job, db, now);
+                        job.Id, lostNode, lostAttempt, silentSince, job.Attempt);
                 }
                 else
                 {
                     logger.LogError("Job {JobId} lost on {Node} after {Attempts} attempt(s); failing it", job.Id, lostNode, counted);
-                    job.State = JobStates.Failed;
-                    job.FinishedAt = now;
-                    job.StatusCode = 500;
-                    job.ErrorJson = new JsonObject
-                    {
-                        ["error"] = "runner lost",
-                        ["job_id"] = job.Id,
-                        ["trainer"] = job.Trainer,
-                        ["node"] = lostNode,
-                        ["attempts"] = counted,
-                        ["logs_tail"] = TrainFailedConsumer.Tail(job.LogTail),
-                    }.ToJsonString();
                 }
                 recovered++;
                 return true;

@@ -33,22 +33,21 @@ public sealed class ModelVersionSummary
     /// <summary>The summary a train job's result describes, or null while it names no version.</summary>
     public static ModelVersionSummary? Of(Job job)
     {
-        if (job.Kind != JobKinds.Train || LedgerJson.Parse(job.TrainResultJson) is not { } result
-            || result["version"] is not JsonValue v || !v.TryGetValue<int>(out var version))
+        if (job.Kind != JobKinds.Train || job.TrainResult() is not { Version: { } version } result)
         {
             return null;
         }
         var metrics = new JsonObject();
-        foreach (var (key, value) in result["metrics"] as JsonObject ?? [])
+        foreach (var (key, value) in result.Metrics ?? [])
         {
-            if (value is JsonValue n && n.TryGetValue<double>(out var d))
+            if (value is { } d)
             {
                 metrics[key] = d;
             }
         }
         return new ModelVersionSummary
         {
-            ModelName = result["registered_model"]?.ToString() ?? job.ModelName ?? job.Trainer ?? "?",
+            ModelName = result.RegisteredModel ?? job.ModelName ?? job.Trainer ?? "?",
             Version = version,
             JobId = job.Id,
             Trainer = job.Trainer,
