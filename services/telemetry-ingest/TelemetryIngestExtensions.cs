@@ -18,7 +18,8 @@ public static class TelemetryIngestExtensions
 {
     /// <summary>
     /// telemetry-ingest: the decision store (schema <c>telemetry</c>), the shared parser and
-    /// writer, the OTLP receiver, the Jaeger and JSONL importers, the dataset builder, and —
+    /// writer, the OTLP receiver, the Jaeger and JSONL importers, the dataset builder (artifact store),
+    /// API-key auth for the ingest and <c>/admin</c> routes, and —
     /// when <c>ConnectionStrings:RabbitMq</c> is set — the raw RabbitMQ input.
     /// </summary>
     public static IHostApplicationBuilder AddTelemetryIngest(this IHostApplicationBuilder builder)
@@ -29,6 +30,8 @@ public static class TelemetryIngestExtensions
             .ValidateOnStart();
 
         builder.AddRouteIQDbContext<TelemetryDbContext>(TelemetryDbContext.Schema);
+        builder.AddRouteIQArtifactStore();
+        builder.AddRouteIQApiKeyAuth();
         var database = PersistenceExtensions.ResolveDatabase(builder.Configuration, TelemetryDbContext.Schema);
         if (database.Provider == DatabaseProvider.PostgreSql)
         {
@@ -76,22 +79,25 @@ public static class TelemetryIngestExtensions
     {
         // Not under /admin: collectors and gateways export here with an ingest key (RouteIQ:Telemetry:IngestKeys), not an admin key.
         endpoints.MapPost("/v1/traces", (HttpContext context, OtlpTraceReceiver receiver) => receiver.HandleAsync(context))
-            .RequireIngestKey()
+            .RequireAuthorization(ApiKeyAuthentication.IngestPolicy)
             .WithName("OtlpTraces")
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
             .DisableAntiforgery();
 
         endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
-            .RequireIngestKey()
+            .RequireAuthorization(ApiKeyAuthentication.IngestPolicy)
             .WithName("IngestFeedback")
             .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
             .DisableAntiforgery();
 
-        var admin = endpoints.MapGroup("/admin").WithTags("telemetry");
-        admin.MapPost("/telemetry/events", PostEventsAsync)
-            .RequireIngestKey()
+        // An ingest route under /admin: outside the admin group, whose admin policy would add to the ingest one.
+        endpoints.MapPost("/admin/telemetry/events", PostEventsAsync)
+            .RequireAuthorization(ApiKeyAuthentication.IngestPolicy)
+            .WithTags("telemetry")
             .WithName("IngestTelemetryEvents")
             .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request): decisions and grades, told apart by contract_name");
+
+        var admin = endpoints.MapGroup("/admin").WithTags("telemetry").RequireAuthorization(ApiKeyAuthentication.AdminPolicy);
         admin.MapPost("/telemetry/jaeger", PostJaegerAsync)
             .WithName("IngestJaeger")
             .WithSummary("Backfill decisions from a Jaeger query service");

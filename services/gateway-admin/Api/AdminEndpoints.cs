@@ -14,7 +14,7 @@ public static class AdminEndpoints
 {
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var admin = endpoints.MapGroup("/admin").WithTags("admin");
+        var admin = endpoints.MapGroup("/admin").WithTags("admin").RequireAuthorization(ApiKeyAuthentication.AdminPolicy);
 
         admin.MapPost("/train/{trainer}", (string trainer, HttpContext context) => TrainAsync(trainer, context, thenRoll: false))
             .WithName("Train").WithSummary("Launch a trainer and wait for it (Prefer: respond-async → 202 at once)");

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RouteIQ.GatewayAdmin.Api;
 using RouteIQ.GatewayAdmin.Ledger;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Continuous;
 
@@ -9,7 +10,7 @@ public static class ContinuousApi
 {
     public static IEndpointRouteBuilder MapContinuousApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/admin/continuous").WithTags("continuous");
+        var group = endpoints.MapGroup("/admin/continuous").WithTags("continuous").RequireAuthorization(ApiKeyAuthentication.AdminPolicy);
         group.MapGet("", GetAsync).WithName("ListContinuous")
             .WithSummary("Per trainer with a continuous block: enabled, paused, next schedule, counters since the last run, PSI per feature, last trigger and its job");
         group.MapPost("/{trainer}/pause", (string trainer, ContinuousEngine engine, CancellationToken ct) => SetPausedAsync(trainer, true, engine, ct))
