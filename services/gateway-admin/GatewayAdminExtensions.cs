@@ -16,7 +16,8 @@ public static class GatewayAdminExtensions
     /// <summary>
     /// The admin API over the job ledger: trainer specs (<c>RouteIQ:Specs:*</c>), the ledger
     /// (schema <c>gateway_admin</c>) with its outbox, consumers, lost-job sweeper and the
-    /// OpenAPI document. The host adds the bus (<c>AddRouteIQBus()</c>) afterwards.
+    /// OpenAPI document; the artifact store (job logs, datasets, models) and API-key auth for
+    /// <c>/admin</c>. The host adds the bus (<c>AddRouteIQBus()</c>) afterwards.
     /// </summary>
     public static IHostApplicationBuilder AddGatewayAdmin(this IHostApplicationBuilder builder)
     {
@@ -40,6 +41,8 @@ public static class GatewayAdminExtensions
         builder.Services.AddHealthChecks().AddCheck<TrainerSpecHealthCheck>("trainer-specs", tags: ["ready"]);
 
         builder.AddRouteIQDbContext<LedgerDbContext>(LedgerDbContext.Schema);
+        builder.AddRouteIQArtifactStore();
+        builder.AddRouteIQApiKeyAuth();
         builder.Services.AddSingleton<GatewayAdminInstance>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<JobWaiters>();

@@ -30,6 +30,7 @@ public static class RolloutExtensions
         builder.Services.AddSingleton(signing);
 
         builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
+        builder.AddRouteIQArtifactStore();
         builder.AddRouteIQWorkloads();
 
         builder.Services.AddSingleton<ModelRegistry>();

@@ -20,7 +20,8 @@ public static class TelemetryIngestExtensions
 {
     /// <summary>
     /// telemetry-ingest: the decision store (schema <c>telemetry</c>), the shared parser and
-    /// writer, the OTLP receiver, the Jaeger and JSONL importers, the dataset builder, and —
+    /// writer, the OTLP receiver, the Jaeger and JSONL importers, the dataset builder (artifact store),
+    /// API-key auth for the ingest and <c>/admin</c> routes, and —
     /// when <c>ConnectionStrings:RabbitMq</c> is set — the raw RabbitMQ input.
     /// </summary>
     public static IHostApplicationBuilder AddTelemetryIngest(this IHostApplicationBuilder builder)
@@ -32,6 +33,8 @@ public static class TelemetryIngestExtensions
             .ValidateOnStart();
 
         builder.AddRouteIQDbContext<TelemetryDbContext>(TelemetryDbContext.Schema);
+        builder.AddRouteIQArtifactStore();
+        builder.AddRouteIQApiKeyAuth();
         var database = PersistenceExtensions.ResolveDatabase(builder.Configuration, TelemetryDbContext.Schema);
         if (database.Provider == DatabaseProvider.PostgreSql)
         {
@@ -82,24 +85,27 @@ public static class TelemetryIngestExtensions
             .Accepts<byte[]>("application/x-protobuf", "application/json")
             .Produces<byte[]>(StatusCodes.Status200OK, "application/x-protobuf", "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .RequireIngestKey().ProducesUnauthorized()
+            .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
             .WithName("OtlpTraces")
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, gzip); routeiq.router_decision.v1 span events are stored")
             .DisableAntiforgery();
 
         endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
             .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .RequireIngestKey().ProducesUnauthorized()
+            .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
             .WithName("IngestFeedback")
             .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
             .DisableAntiforgery();
 
-        var admin = endpoints.MapGroup("/admin").WithTags("telemetry").ProducesUnauthorized();
-        admin.MapPost("/telemetry/events", PostEventsAsync)
+        // An ingest route under /admin: outside the admin group, whose admin policy would add to the ingest one.
+        endpoints.MapPost("/admin/telemetry/events", PostEventsAsync)
             .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .RequireIngestKey()
+            .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
+            .WithTags("telemetry")
             .WithName("IngestTelemetryEvents")
             .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request): decisions and grades, told apart by contract_name");
+
+        var admin = endpoints.MapGroup("/admin").WithTags("telemetry").RequireApiKey(ApiKeyAuthentication.AdminPolicy);
         admin.MapPost("/telemetry/jaeger", PostJaegerAsync).Accepts<JaegerImportRequest>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status502BadGateway)
             .WithName("IngestJaeger")

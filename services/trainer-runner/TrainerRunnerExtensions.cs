@@ -7,8 +7,13 @@ namespace RouteIQ.TrainerRunner;
 
 public static class TrainerRunnerExtensions
 {
+    /// <summary>
+    /// A runner node: workloads, the train consumers (capacity from configuration), MLflow when
+    /// configured, and the artifact store for job outputs. No database: its state is the bus and its workloads.
+    /// </summary>
     public static IHostApplicationBuilder AddTrainerRunner(this IHostApplicationBuilder builder)
     {
+        builder.AddRouteIQArtifactStore();
         builder.AddRouteIQWorkloads();
 
         builder.Services.AddOptions<RunnerOptions>()

@@ -1,21 +1,15 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace RouteIQ.ServiceDefaults;
 
 /// <summary>
-/// API keys for every <c>/admin/*</c> route (<c>RouteIQ:Admin:ApiKeys</c>, env
-/// <c>RouteIQ__Admin__ApiKeys__0</c>…), as <c>Authorization: Bearer</c> or <c>X-API-Key</c>,
-/// compared in constant time. Without keys the server refuses to listen on anything but loopback.
+/// The admin API keys (<c>RouteIQ:Admin:ApiKeys</c>, env <c>RouteIQ__Admin__ApiKeys__0</c>…), as
+/// <c>Authorization: Bearer</c> or <c>X-API-Key</c>, compared in constant time. Routes require them
+/// through <see cref="ApiKeyAuthentication"/>'s policies; health details are shown to their holders only.
+/// Without keys the server refuses to listen on anything but loopback.
 /// </summary>
 public sealed class AdminAuth
 {
@@ -68,32 +62,5 @@ public sealed class AdminAuth
         }
         var apiKey = request.Headers["X-API-Key"].ToString();
         return apiKey.Length > 0 ? apiKey : null;
-    }
-}
-
-public static class AdminAuthExtensions
-{
-    /// <summary>Rejects unauthenticated <c>/admin/*</c> requests with 401 problem+json.</summary>
-    public static IApplicationBuilder UseRouteIQAdminAuth(this IApplicationBuilder app)
-    {
-        var auth = app.ApplicationServices.GetRequiredService<AdminAuth>();
-        var ingest = app.ApplicationServices.GetRequiredService<IngestAuth>().Keys;
-        return app.Use(async (context, next) =>
-        {
-            // Ingest routes (inside /admin or not) take ingest or admin keys; every other /admin route admin keys only.
-            var keys = context.GetEndpoint()?.Metadata.GetMetadata<IngestRouteMetadata>() is not null ? ingest
-                : context.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase) ? auth
-                : null;
-            if (keys is { Enabled: true } && !keys.IsValid(AdminAuth.ReadKey(context.Request)))
-            {
-                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await Results.Problem(statusCode: 401, title: "Unauthorized",
-                    detail: "an API key is required (Authorization: Bearer <key> or X-API-Key)",
-                    extensions: new Dictionary<string, object?> { ["error"] = "unauthorized" }).ExecuteAsync(context);
-                return;
-            }
-            await next(context);
-        });
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,6 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using RouteIQ.Artifacts;
 
 namespace RouteIQ.ServiceDefaults;
 
@@ -25,8 +25,13 @@ public static class Extensions
     public const long MaxRequestBodyBytes = 1024 * 1024;
 
     /// <summary>
-    /// OpenTelemetry, health checks, problem details, options, the artifact store and admin
-    /// auth. Call once per process, before the services' <c>AddXxx()</c>.
+    /// Hosting every service needs: OpenTelemetry, <c>/health/live</c>, problem details, options,
+    /// logging defaults, the request body limit, <see cref="TimeProvider"/>, the shutdown grace and
+    /// the admin key set with its loopback-only binding rule (<see cref="KeylessBindingGuard"/>). Call
+    /// once per process, before the services' <c>AddXxx()</c>, which opt into what they use:
+    /// <see cref="PersistenceExtensions.AddRouteIQDbContext{TContext}"/>,
+    /// <see cref="ArtifactStoreExtensions.AddRouteIQArtifactStore"/>,
+    /// <see cref="ApiKeyAuthentication.AddRouteIQApiKeyAuth"/>.
     /// </summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder, string serviceName)
     {
@@ -62,16 +67,9 @@ public static class Extensions
         builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
 
-        PersistenceExtensions.EnsureDatabaseReachable(builder.Configuration);
-
-        // Validated now, so a bad URI fails at start with the key named.
-        var store = ArtifactStoreOptions.Create(builder.Configuration);
-        builder.Services.AddSingleton(store);
-        builder.Services.AddHealthChecks().AddCheck<ArtifactStoreHealthCheck>("artifacts", tags: ["ready"]);
-
-        builder.Services.AddSingleton<AdminAuth>();
+        // Health details are redacted for anonymous callers, and without keys the server binds loopback only.
+        builder.Services.TryAddSingleton<AdminAuth>();
         KeylessBindingGuard.Decorate(builder.Services);
-        builder.Services.AddSingleton<IngestAuth>();
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(
@@ -103,10 +101,13 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary><c>/health/live</c> (the process runs) and <c>/health/ready</c> (bus, database, artifact store, …), plus admin auth.</summary>
+    /// <summary>
+    /// <c>/health/live</c> (the process runs) and <c>/health/ready</c> (bus, database, artifact store, …),
+    /// plus the API-key authentication and authorization middleware when the host opted into it.
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.UseRouteIQAdminAuth();
+        app.UseRouteIQApiKeyAuth();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
@@ -133,22 +134,4 @@ public static class Extensions
     }
 
     private sealed record ServiceDefaultsMarker(string ServiceName);
-
-    private sealed class ArtifactStoreHealthCheck(IArtifactStore store) : IHealthCheck
-    {
-        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                cts.CancelAfter(TimeSpan.FromSeconds(5));
-                await store.CheckAsync(cts.Token);
-                return HealthCheckResult.Healthy(store.Root.ToString());
-            }
-            catch (Exception ex)
-            {
-                return HealthCheckResult.Unhealthy($"artifact store {store.Root}: {ex.Message}");
-            }
-        }
-    }
 }

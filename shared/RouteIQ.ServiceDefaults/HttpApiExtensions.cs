@@ -33,9 +33,13 @@ public static class HttpApiExtensions
 
     private sealed class HttpApiMarker;
 
-    /// <summary>Declares the 401 that routes needing a key answer without one (problem+json).</summary>
-    public static TBuilder ProducesUnauthorized<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
-        => builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(ApiProblemDocument), ["application/problem+json"]));
+    /// <summary>
+    /// The routes need a key of <paramref name="policy"/> (<see cref="ApiKeyAuthentication"/>), and the
+    /// OpenAPI document says so: the 401 problem they answer without one.
+    /// </summary>
+    public static TBuilder RequireApiKey<TBuilder>(this TBuilder builder, string policy) where TBuilder : IEndpointConventionBuilder
+        => builder.RequireAuthorization(policy)
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(ApiProblemDocument), ["application/problem+json"]));
 
     public const string BearerScheme = "Bearer";
     public const string ApiKeyScheme = "ApiKey";

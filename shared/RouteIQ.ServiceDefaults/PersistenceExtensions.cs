@@ -34,9 +34,18 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string Connecti
 /// </summary>
 public static class PersistenceExtensions
 {
+    /// <summary>
+    /// A service's DbContext on its own schema, its ready check and its start-up migration; the first
+    /// one in a process also checks that the configured PostgreSQL server can be reached.
+    /// </summary>
     public static IHostApplicationBuilder AddRouteIQDbContext<TContext>(this IHostApplicationBuilder builder, string schema)
         where TContext : DbContext
     {
+        if (!builder.Services.Any(d => d.ServiceType == typeof(DatabaseReachableMarker)))
+        {
+            EnsureDatabaseReachable(builder.Configuration);
+            builder.Services.AddSingleton<DatabaseReachableMarker>();
+        }
         var settings = ResolveDatabase(builder.Configuration, schema);
         OwnerOnlyFiles.EnsureSqliteDatabase(settings);
         builder.Services.AddKeyedSingleton<DatabaseSettings>(typeof(TContext), settings);
@@ -65,8 +74,10 @@ public static class PersistenceExtensions
         return await SchemaInitializer<TContext>.EnsureSchemaAsync(context, settings, migrate: true, logger, cancellationToken);
     }
 
+    private sealed class DatabaseReachableMarker;
+
     /// <summary>Fails at start, naming the key, when the configured PostgreSQL server cannot be reached.</summary>
-    public static void EnsureDatabaseReachable(IConfiguration configuration)
+    private static void EnsureDatabaseReachable(IConfiguration configuration)
     {
         var settings = ResolveDatabase(configuration, "routeiq");
         if (settings.Provider != DatabaseProvider.PostgreSql)

@@ -106,8 +106,9 @@ public sealed class RolloutTestHost : IAsyncDisposable
         }
         else
         {
-            // Lets the test read rollout's tables while rollout runs in another process.
+            // Lets the test read rollout's tables and artifacts while rollout runs in another process.
             builder.AddRouteIQDbContext<RegistryDbContext>(RegistryDbContext.Schema);
+            builder.AddRouteIQArtifactStore();
         }
         builder.Services.AddSingleton<RollOutcomes>();
         builder.Services.AddSingleton<PromotionEvents>();

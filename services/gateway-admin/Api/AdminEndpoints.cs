@@ -16,7 +16,7 @@ public static class AdminEndpoints
 {
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var admin = endpoints.MapGroup("/admin").WithTags("admin").ProducesUnauthorized();
+        var admin = endpoints.MapGroup("/admin").WithTags("admin").RequireApiKey(ApiKeyAuthentication.AdminPolicy);
 
         admin.MapPost("/train/{trainer}", TrainAsync).Accepts<TrainRequest>("application/json")
             .WithName("Train").WithSummary("Launch a trainer and wait for it (Prefer: respond-async → 202 at once)");

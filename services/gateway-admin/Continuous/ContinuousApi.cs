@@ -10,7 +10,7 @@ public static class ContinuousApi
 {
     public static IEndpointRouteBuilder MapContinuousApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/admin/continuous").WithTags("continuous").ProducesUnauthorized();
+        var group = endpoints.MapGroup("/admin/continuous").WithTags("continuous").RequireApiKey(ApiKeyAuthentication.AdminPolicy);
         group.MapGet("", GetAsync).WithName("ListContinuous")
             .WithSummary("Per trainer with a continuous block: enabled, paused, next schedule, counters since the last run, PSI per feature, last trigger and its job");
         group.MapPost("/{trainer}/pause", PauseAsync)
