@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Microsoft.Data.Sqlite;
 
 namespace RouteIQ.TelemetryIngest.Store;
@@ -17,69 +18,59 @@ public abstract class StoreColumn<TRow>(string name, string pgType)
     /// <summary>The value, boxed as its CLR type (null for SQL NULL); <paramref name="ingestedAtMs"/> is the batch's write time.</summary>
     public abstract object? Value(TRow row, long ingestedAtMs);
 
-    /// <summary>The value in PostgreSQL's binary COPY format, typed as the column.</summary>
-    internal abstract void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs);
+    /// <summary>The call that writes the value in PostgreSQL's binary COPY format, typed as the column (see <see cref="StoreTable{TRow}"/>).</summary>
+    internal abstract Expression Copy(ParameterExpression w, ParameterExpression row, ParameterExpression ingestedAtMs);
 }
 
 /// <summary>The kinds of <see cref="StoreColumn{TRow}"/>, one per PostgreSQL type the schema uses.</summary>
 public static class StoreColumns<TRow>
 {
-    public static StoreColumn<TRow> Text(string name, Func<TRow, string?> get) => new TextColumn(name, "text", get);
+    public static StoreColumn<TRow> Text(string name, Expression<Func<TRow, string?>> get)
+        => new FieldColumn<string?>(name, "text", get, nameof(PgBinaryCopyBuffer.WriteText));
 
     /// <summary>A <c>json</c> column: binary COPY sends its text.</summary>
-    public static StoreColumn<TRow> Json(string name, Func<TRow, string?> get) => new TextColumn(name, "json", get);
+    public static StoreColumn<TRow> Json(string name, Expression<Func<TRow, string?>> get)
+        => new FieldColumn<string?>(name, "json", get, nameof(PgBinaryCopyBuffer.WriteText));
 
-    public static StoreColumn<TRow> Int64(string name, Func<TRow, long?> get) => new Int64Column(name, get);
+    public static StoreColumn<TRow> Int64(string name, Expression<Func<TRow, long?>> get)
+        => new FieldColumn<long?>(name, "bigint", get, nameof(PgBinaryCopyBuffer.WriteInt64));
 
-    public static StoreColumn<TRow> Int32(string name, Func<TRow, int?> get) => new Int32Column(name, get);
+    public static StoreColumn<TRow> Int32(string name, Expression<Func<TRow, int?>> get)
+        => new FieldColumn<int?>(name, "integer", get, nameof(PgBinaryCopyBuffer.WriteInt32));
 
-    public static StoreColumn<TRow> Double(string name, Func<TRow, double?> get) => new DoubleColumn(name, get);
+    public static StoreColumn<TRow> Double(string name, Expression<Func<TRow, double?>> get)
+        => new FieldColumn<double?>(name, "double precision", get, nameof(PgBinaryCopyBuffer.WriteDouble));
 
-    public static StoreColumn<TRow> Boolean(string name, Func<TRow, bool> get) => new BooleanColumn(name, get);
+    public static StoreColumn<TRow> Boolean(string name, Expression<Func<TRow, bool>> get)
+        => new FieldColumn<bool>(name, "boolean", get, nameof(PgBinaryCopyBuffer.WriteBoolean));
 
     /// <summary>The time the batch is written (not a field of the row).</summary>
     public static StoreColumn<TRow> IngestedAt(string name) => new IngestedAtColumn(name);
 
-    private sealed class TextColumn(string name, string pgType, Func<TRow, string?> get) : StoreColumn<TRow>(name, pgType)
+    /// <summary>A field of the row, written by the <see cref="PgBinaryCopyBuffer"/> method <paramref name="write"/>.</summary>
+    private sealed class FieldColumn<T>(string name, string pgType, Expression<Func<TRow, T>> get, string write) : StoreColumn<TRow>(name, pgType)
     {
-        public override object? Value(TRow row, long ingestedAtMs) => get(row);
+        private readonly Func<TRow, T> _get = get.Compile();
 
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteText(get(row));
-    }
+        public override object? Value(TRow row, long ingestedAtMs) => _get(row);
 
-    private sealed class Int64Column(string name, Func<TRow, long?> get) : StoreColumn<TRow>(name, "bigint")
-    {
-        public override object? Value(TRow row, long ingestedAtMs) => get(row);
-
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteInt64(get(row));
-    }
-
-    private sealed class Int32Column(string name, Func<TRow, int?> get) : StoreColumn<TRow>(name, "integer")
-    {
-        public override object? Value(TRow row, long ingestedAtMs) => get(row);
-
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteInt32(get(row));
-    }
-
-    private sealed class DoubleColumn(string name, Func<TRow, double?> get) : StoreColumn<TRow>(name, "double precision")
-    {
-        public override object? Value(TRow row, long ingestedAtMs) => get(row);
-
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteDouble(get(row));
-    }
-
-    private sealed class BooleanColumn(string name, Func<TRow, bool> get) : StoreColumn<TRow>(name, "boolean")
-    {
-        public override object? Value(TRow row, long ingestedAtMs) => get(row);
-
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteBoolean(get(row));
+        internal override Expression Copy(ParameterExpression w, ParameterExpression row, ParameterExpression ingestedAtMs)
+        {
+            var method = typeof(PgBinaryCopyBuffer).GetMethod(write)!;
+            var value = Expression.Invoke(get, row);
+            // WriteText's optional stripNul: expression trees pass every argument.
+            return method.GetParameters().Length == 2
+                ? Expression.Call(w, method, value, Expression.Constant(method.GetParameters()[1].DefaultValue, typeof(bool)))
+                : Expression.Call(w, method, value);
+        }
     }
 
     private sealed class IngestedAtColumn(string name) : StoreColumn<TRow>(name, "bigint")
     {
         public override object? Value(TRow row, long ingestedAtMs) => ingestedAtMs;
 
-        internal override void Copy(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => w.WriteInt64(ingestedAtMs);
+        internal override Expression Copy(ParameterExpression w, ParameterExpression row, ParameterExpression ingestedAtMs)
+            => Expression.Call(w, typeof(PgBinaryCopyBuffer).GetMethod(nameof(PgBinaryCopyBuffer.WriteInt64))!, Expression.Convert(ingestedAtMs, typeof(long?)));
     }
 }
 
@@ -90,6 +81,7 @@ public static class StoreColumns<TRow>
 public sealed class StoreTable<TRow>
 {
     private readonly StoreColumn<TRow>[] _columns;
+    private readonly Action<PgBinaryCopyBuffer, TRow, long> _copyRow;
 
     public StoreTable(string table, IReadOnlyList<StoreColumn<TRow>> columns)
     {
@@ -97,6 +89,22 @@ public sealed class StoreTable<TRow>
         _columns = [.. columns];
         Names = [.. _columns.Select(c => c.Name)];
         List = string.Join(", ", Names);
+        _copyRow = CompileCopyRow(_columns);
+    }
+
+    /// <summary>
+    /// The COPY row writer compiled once from the columns: the same straight sequence of typed
+    /// writes a hand-written one would be (a loop over the columns through delegates cost
+    /// about 0.5 µs more per decision row).
+    /// </summary>
+    private static Action<PgBinaryCopyBuffer, TRow, long> CompileCopyRow(StoreColumn<TRow>[] columns)
+    {
+        var w = Expression.Parameter(typeof(PgBinaryCopyBuffer), "w");
+        var row = Expression.Parameter(typeof(TRow), "row");
+        var ingestedAtMs = Expression.Parameter(typeof(long), "ingestedAtMs");
+        var startRow = Expression.Call(w, typeof(PgBinaryCopyBuffer).GetMethod(nameof(PgBinaryCopyBuffer.StartRow))!, Expression.Constant((short)columns.Length));
+        var body = Expression.Block(columns.Select(c => c.Copy(w, row, ingestedAtMs)).Prepend(startRow));
+        return Expression.Lambda<Action<PgBinaryCopyBuffer, TRow, long>>(body, w, row, ingestedAtMs).Compile();
     }
 
     public string Table { get; }
@@ -120,15 +128,7 @@ public sealed class StoreTable<TRow>
     }
 
     /// <summary>One binary COPY row in <see cref="Names"/> order.</summary>
-    internal void CopyRow(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs)
-    {
-        var columns = _columns;
-        w.StartRow((short)columns.Length);
-        foreach (var column in columns)
-        {
-            column.Copy(w, row, ingestedAtMs);
-        }
-    }
+    internal void CopyRow(PgBinaryCopyBuffer w, TRow row, long ingestedAtMs) => _copyRow(w, row, ingestedAtMs);
 
     /// <summary><c>INSERT OR IGNORE</c> into the table with one parameter per column, named <paramref name="prefix"/> + its position.</summary>
     public string SqliteInsertOrIgnore(string prefix)
