@@ -211,21 +211,19 @@ public sealed partial class DatasetBuilder(
         await using var command = connection.CreateCommand();
         var table = db.Database.IsNpgsql() ? $"\"{TelemetryDbContext.Schema}\".\"decisions\"" : "decisions";
         command.CommandText =
-            "SELECT event_id, kind, source, contract_version, trace_id, span_id, strategy_name, strategy_version, " +
-            "selected_deployment, requested_model, outcome_status, candidate_count, total_ms, input_tokens, output_tokens, " +
-            $"performance, query_text, selection_probability FROM {table} WHERE timestamp_ms >= @since AND timestamp_ms < @until ORDER BY timestamp_ms, event_id";
+            $"SELECT {ReadColumns} FROM {table} WHERE timestamp_ms >= @since AND timestamp_ms < @until ORDER BY timestamp_ms, event_id";
         AddParameter(command, "@since", since);
         AddParameter(command, "@until", until);
         var byModel = new SortedDictionary<string, List<Grade>>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var eventId = reader.GetString(0);
-            var kind = reader.GetString(1);
-            var source = reader.GetString(2);
-            var strategy = Nullable(reader, 6);
-            var outcome = Nullable(reader, 10);
-            var model = Nullable(reader, 8) ?? Nullable(reader, 9);
+            var eventId = reader.GetString((int)Read.EventId);
+            var kind = reader.GetString((int)Read.Kind);
+            var source = reader.GetString((int)Read.Source);
+            var strategy = Nullable(reader, Read.StrategyName);
+            var outcome = Nullable(reader, Read.OutcomeStatus);
+            var model = Nullable(reader, Read.SelectedDeployment) ?? Nullable(reader, Read.RequestedModel);
             if (model is null)
             {
                 stats.SkippedNoModel++;
@@ -236,9 +234,9 @@ public sealed partial class DatasetBuilder(
             {
                 continue;
             }
-            var traceId = Nullable(reader, 4);
-            var spanId = Nullable(reader, 5);
-            var queryText = Nullable(reader, 16);
+            var traceId = Nullable(reader, Read.TraceId);
+            var spanId = Nullable(reader, Read.SpanId);
+            var queryText = Nullable(reader, Read.QueryText);
             var query = queryText ?? (traceId is not null && spanId is not null
                 ? $"routing_decision:{traceId}:{spanId}"
                 : $"routing_decision:{eventId}");
@@ -264,11 +262,11 @@ public sealed partial class DatasetBuilder(
             var isTest = SplitMix(BinaryPrimitives.ReadUInt64LittleEndian(hash.AsSpan(16)) ^ seedMix) < splitThreshold;
             var target = isTest ? test : train;
 
-            var totalMs = reader.IsDBNull(12) ? (double?)null : reader.GetDouble(12);
-            long? inputTokens = reader.IsDBNull(13) ? null : reader.GetInt64(13);
-            long? outputTokens = reader.IsDBNull(14) ? null : reader.GetInt64(14);
-            double? own = reader.IsDBNull(15) ? null : reader.GetDouble(15);
-            double? selectionProbability = reader.IsDBNull(17) ? null : reader.GetDouble(17);
+            var totalMs = NullableDouble(reader, Read.TotalMs);
+            var inputTokens = NullableInt64(reader, Read.InputTokens);
+            var outputTokens = NullableInt64(reader, Read.OutputTokens);
+            var own = NullableDouble(reader, Read.Performance);
+            var selectionProbability = NullableDouble(reader, Read.SelectionProbability);
 
             // The logged observation: the selected model, labelled by its grades, else by the formula.
             var written = false;
@@ -345,9 +343,9 @@ public sealed partial class DatasetBuilder(
                 if (request.IncludeRoutingMetadata)
                 {
                     WriteNullable(json, "strategy_name", strategy);
-                    WriteNullable(json, "strategy_version", Nullable(reader, 7));
+                    WriteNullable(json, "strategy_version", Nullable(reader, Read.StrategyVersion));
                     WriteNullable(json, "outcome_status", shadow ? null : outcome);
-                    json.WriteNumber("candidate_count", reader.GetInt32(11));
+                    json.WriteNumber("candidate_count", reader.GetInt32((int)Read.CandidateCount));
                     if (!shadow && totalMs is { } ms)
                     {
                         json.WriteNumber("response_time_ms", ms);
@@ -357,7 +355,7 @@ public sealed partial class DatasetBuilder(
                         json.WriteNull("response_time_ms");
                     }
                     WriteNullable(json, "trace_id", traceId);
-                    WriteNullable(json, "contract_version", Nullable(reader, 3));
+                    WriteNullable(json, "contract_version", Nullable(reader, Read.ContractVersion));
                     WriteNullable(json, "input_tokens", shadow ? null : inputTokens);
                     WriteNullable(json, "output_tokens", shadow ? null : outputTokens);
                 }
@@ -598,6 +596,22 @@ public sealed partial class DatasetBuilder(
 
     private static string? Nullable(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
+    private static string? Nullable(DbDataReader reader, Read column) => Nullable(reader, (int)column);
+
+    private static double? NullableDouble(DbDataReader reader, Read column) => reader.IsDBNull((int)column) ? null : reader.GetDouble((int)column);
+
+    private static long? NullableInt64(DbDataReader reader, Read column) => reader.IsDBNull((int)column) ? null : reader.GetInt64((int)column);
+
+    /// <summary>The decision columns the build reads, in the order it selects them: a member's value is its column's position.</summary>
+    private enum Read
+    {
+        EventId, Kind, Source, ContractVersion, TraceId, SpanId, StrategyName, StrategyVersion, SelectedDeployment,
+        RequestedModel, OutcomeStatus, CandidateCount, TotalMs, InputTokens, OutputTokens, Performance, QueryText, SelectionProbability,
+    }
+
+    /// <summary>The select list of <see cref="Read"/>, checked against the stored columns (<see cref="DecisionColumns"/>).</summary>
+    private static readonly string ReadColumns = DecisionColumns.Decisions.SelectList<Read>();
+
     private static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
     {
         if (value is null)
@@ -681,6 +695,11 @@ public sealed partial class DatasetBuilder(
             public bool Joined { get; set; }
         }
 
+        /// <summary>The feedback columns the index reads, in the order it selects them: a member's value is its column's position.</summary>
+        private enum GradeRead { FeedbackId, DecisionEventId, TraceId, SpanId, ModelName, Score, Source }
+
+        private static readonly string GradeColumns = DecisionColumns.Feedback.SelectList<GradeRead>();
+
         private readonly Dictionary<string, Group> _byEventId = new(StringComparer.Ordinal);
         private readonly Dictionary<(string, string), Group> _bySpan = [];
         private readonly List<Grade> _merged = [];
@@ -692,18 +711,19 @@ public sealed partial class DatasetBuilder(
             string? Intern(string? value) => value is null ? null : names.TryGetValue(value, out var v) ? v : names[value] = value;
             await using var command = connection.CreateCommand();
             var table = db.Database.IsNpgsql() ? $"\"{TelemetryDbContext.Schema}\".\"feedback\"" : "feedback";
-            command.CommandText = $"SELECT feedback_id, decision_event_id, trace_id, span_id, model_name, score, source FROM {table} ORDER BY feedback_id";
+            command.CommandText = $"SELECT {GradeColumns} FROM {table} ORDER BY feedback_id";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var grade = new Grade(reader.GetString(0), Intern(Nullable(reader, 4)), reader.GetDouble(5), Intern(reader.GetString(6))!);
+                var grade = new Grade(reader.GetString((int)GradeRead.FeedbackId), Intern(Nullable(reader, (int)GradeRead.ModelName)),
+                    reader.GetDouble((int)GradeRead.Score), Intern(reader.GetString((int)GradeRead.Source))!);
                 stats.GradesStored++;
                 stats.GradesStoredBySource[grade.Source] = stats.GradesStoredBySource.GetValueOrDefault(grade.Source) + 1;
-                if (Nullable(reader, 1) is { } eventId)
+                if (Nullable(reader, (int)GradeRead.DecisionEventId) is { } eventId)
                 {
                     Add(index._byEventId, eventId, grade);
                 }
-                else if (Nullable(reader, 2) is { } traceId && Nullable(reader, 3) is { } spanId)
+                else if (Nullable(reader, (int)GradeRead.TraceId) is { } traceId && Nullable(reader, (int)GradeRead.SpanId) is { } spanId)
                 {
                     Add(index._bySpan, (traceId, spanId), grade);
                 }

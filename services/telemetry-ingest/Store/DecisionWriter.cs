@@ -95,71 +95,6 @@ public sealed class IngestMetrics : IDisposable
     public void Dispose() => _meter.Dispose();
 }
 
-public static class DecisionColumns
-{
-    public static readonly string[] Names =
-    [
-        "event_id", "timestamp_ms", "ingested_at_ms", "source", "kind", "contract_version", "trace_id", "span_id",
-        "parent_span_id", "requested_model", "query_length", "user_id", "team_id", "api_type", "strategy_name",
-        "strategy_version", "selected_deployment", "selection_reason", "candidate_count", "experiment_id",
-        "experiment_variant", "total_ms", "strategy_ms", "embedding_ms", "candidate_filter_ms", "outcome_status",
-        "error_type", "error_message", "input_tokens", "output_tokens", "total_tokens", "fallback_triggered",
-        "fallback_reason", "original_model", "fallback_attempt", "performance", "query_text", "attributes_json",
-        "selection_probability",
-    ];
-
-    public static readonly string List = string.Join(", ", Names);
-
-    /// <summary>The values in <see cref="Names"/> order.</summary>
-    public static object?[] Values(RouterDecision d, long ingestedAtMs) =>
-    [
-        d.EventId, d.TimestampMs, ingestedAtMs, d.Source, d.Kind, d.ContractVersion, d.TraceId, d.SpanId,
-        d.ParentSpanId, d.RequestedModel, d.QueryLength, d.UserId, d.TeamId, d.ApiType, d.StrategyName,
-        d.StrategyVersion, d.SelectedDeployment, d.SelectionReason, d.CandidateCount, d.ExperimentId,
-        d.ExperimentVariant, d.TotalMs, d.StrategyMs, d.EmbeddingMs, d.CandidateFilterMs, d.OutcomeStatus,
-        d.ErrorType, d.ErrorMessage, d.InputTokens, d.OutputTokens, d.TotalTokens, d.FallbackTriggered,
-        d.FallbackReason, d.OriginalModel, d.FallbackAttempt, d.Performance, d.QueryText, d.AttributesJson,
-        d.SelectionProbability,
-    ];
-
-    public static readonly string[] FeedbackNames =
-    [
-        "feedback_id", "decision_event_id", "trace_id", "span_id", "model_name", "score", "source", "judge_model", "rubric",
-        "timestamp_ms", "ingested_at_ms", "ingest_source", "contract_version", "attributes_json",
-    ];
-
-    public static readonly string FeedbackList = string.Join(", ", FeedbackNames);
-
-    /// <summary>The values in <see cref="FeedbackNames"/> order.</summary>
-    public static object?[] FeedbackValues(RouterFeedback f, long ingestedAtMs) =>
-    [
-        f.FeedbackId, f.DecisionEventId, f.TraceId, f.SpanId, f.ModelName, f.Score, f.Source, f.JudgeModel, f.Rubric,
-        f.TimestampMs, ingestedAtMs, f.IngestSource, f.ContractVersion, f.AttributesJson,
-    ];
-
-    /// <summary>The grades of a batch without repeated feedback ids (the first one stays); the rest are duplicates.</summary>
-    public static List<RouterFeedback> DistinctFeedback(IReadOnlyList<RouterFeedback> feedback)
-    {
-        var ids = new HashSet<string>(feedback.Count, StringComparer.Ordinal);
-        var distinct = new List<RouterFeedback>(feedback.Count);
-        foreach (var f in feedback)
-        {
-            if (ids.Add(f.FeedbackId))
-            {
-                distinct.Add(f);
-            }
-        }
-        return distinct;
-    }
-
-    public static readonly string[] RejectedNames = ["received_at_ms", "source", "reason", "raw_body", "event_id"];
-
-    /// <summary>Raw bodies are kept whole up to this size; a larger one (only possible for over-limit bodies) is cut.</summary>
-    public const int MaxStoredRawBody = 64 * 1024;
-
-    public static string StoredBody(string raw) => raw.Length <= MaxStoredRawBody ? raw : raw[..MaxStoredRawBody] + "…[truncated]";
-}
-
 /// <summary>
 /// PostgreSQL, by binary COPY, in one transaction per batch, deduplicated by <c>event_id</c>:
 /// <list type="bullet">
@@ -275,7 +210,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
                 await using var create = new NpgsqlCommand(_createStaging, connection, transaction);
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            await CopyAsync(connection, staged ? _copyStaging : _copyDirect, decisions, (rows, decision) => WriteRow(rows, decision, now), cancellationToken);
+            await CopyAsync(connection, staged ? _copyStaging : _copyDirect, decisions, (rows, decision) => DecisionColumns.Decisions.CopyRow(rows, decision, now), cancellationToken);
             if (staged)
             {
                 await using var merge = new NpgsqlCommand(_merge, connection, transaction);
@@ -303,7 +238,7 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
             {
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
-            await CopyAsync(connection, _copyFeedbackStaging, distinct, (rows, f) => WriteFeedbackRow(rows, f, now), cancellationToken);
+            await CopyAsync(connection, _copyFeedbackStaging, distinct, (rows, f) => DecisionColumns.Feedback.CopyRow(rows, f, now), cancellationToken);
             await using var merge = new NpgsqlCommand(_mergeFeedback, connection, transaction);
             await using var reader = await merge.ExecuteReaderAsync(cancellationToken);
             grades = new List<StoredGrade>(distinct.Count);
@@ -317,25 +252,6 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         var feedbackInserted = grades?.Count ?? 0;
         return new WriteResult(inserted, decisions.Count - inserted, rejected.Count, feedbackInserted, feedback.Count - feedbackInserted,
             grades is { Count: > 0 } ? grades : null);
-    }
-
-    private static void WriteFeedbackRow(PgBinaryCopyBuffer w, RouterFeedback f, long ingestedAtMs)
-    {
-        w.StartRow((short)DecisionColumns.FeedbackNames.Length);
-        w.WriteText(f.FeedbackId);
-        w.WriteText(f.DecisionEventId);
-        w.WriteText(f.TraceId);
-        w.WriteText(f.SpanId);
-        w.WriteText(f.ModelName);
-        w.WriteDouble(f.Score);
-        w.WriteText(f.Source);
-        w.WriteText(f.JudgeModel);
-        w.WriteText(f.Rubric);
-        w.WriteInt64(f.TimestampMs);
-        w.WriteInt64(ingestedAtMs);
-        w.WriteText(f.IngestSource);
-        w.WriteText(f.ContractVersion);
-        w.WriteText(f.AttributesJson);
     }
 
     /// <summary>
@@ -359,66 +275,19 @@ public sealed class PostgresDecisionWriter(NpgsqlDataSource dataSource, string s
         rows.WriteTrailer();
         await rows.FlushToAsync(copy, cancellationToken);
     }
-
-    /// <summary>One row in <see cref="DecisionColumns.Names"/> order, typed as the table's columns.</summary>
-    private static void WriteRow(PgBinaryCopyBuffer w, RouterDecision d, long ingestedAtMs)
-    {
-        w.StartRow((short)DecisionColumns.Names.Length);
-        w.WriteText(d.EventId);
-        w.WriteInt64(d.TimestampMs);
-        w.WriteInt64(ingestedAtMs);
-        w.WriteText(d.Source);
-        w.WriteText(d.Kind);
-        w.WriteText(d.ContractVersion);
-        w.WriteText(d.TraceId);
-        w.WriteText(d.SpanId);
-        w.WriteText(d.ParentSpanId);
-        w.WriteText(d.RequestedModel);
-        w.WriteInt32(d.QueryLength);
-        w.WriteText(d.UserId);
-        w.WriteText(d.TeamId);
-        w.WriteText(d.ApiType);
-        w.WriteText(d.StrategyName);
-        w.WriteText(d.StrategyVersion);
-        w.WriteText(d.SelectedDeployment);
-        w.WriteText(d.SelectionReason);
-        w.WriteInt32(d.CandidateCount);
-        w.WriteText(d.ExperimentId);
-        w.WriteText(d.ExperimentVariant);
-        w.WriteDouble(d.TotalMs);
-        w.WriteDouble(d.StrategyMs);
-        w.WriteDouble(d.EmbeddingMs);
-        w.WriteDouble(d.CandidateFilterMs);
-        w.WriteText(d.OutcomeStatus);
-        w.WriteText(d.ErrorType);
-        w.WriteText(d.ErrorMessage);
-        w.WriteInt64(d.InputTokens);
-        w.WriteInt64(d.OutputTokens);
-        w.WriteInt64(d.TotalTokens);
-        w.WriteBoolean(d.FallbackTriggered);
-        w.WriteText(d.FallbackReason);
-        w.WriteText(d.OriginalModel);
-        w.WriteInt32(d.FallbackAttempt);
-        w.WriteDouble(d.Performance);
-        w.WriteText(d.QueryText);
-        w.WriteText(d.AttributesJson);
-        w.WriteDouble(d.SelectionProbability);
-    }
 }
 
 /// <summary>SQLite (embedded mode): prepared <c>INSERT OR IGNORE</c> statements in one transaction.</summary>
 public sealed class SqliteDecisionWriter(string connectionString, TimeProvider timeProvider) : IDecisionWriter
 {
-    private static readonly string Insert =
-        $"INSERT OR IGNORE INTO decisions ({DecisionColumns.List}) VALUES ({string.Join(", ", DecisionColumns.Names.Select((_, i) => "$p" + i))})";
+    private static readonly string Insert = DecisionColumns.Decisions.SqliteInsertOrIgnore("$p");
     private const string InsertRejected =
         "INSERT INTO rejected_events (received_at_ms, source, reason, raw_body, event_id) VALUES ($a, $b, $c, $d, $e)";
 
     // SQLite allows one writer at a time; serializing here avoids busy waits between our own batches.
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    private static readonly string InsertFeedback =
-        $"INSERT OR IGNORE INTO feedback ({DecisionColumns.FeedbackList}) VALUES ({string.Join(", ", DecisionColumns.FeedbackNames.Select((_, i) => "$f" + i))})";
+    private static readonly string InsertFeedback = DecisionColumns.Feedback.SqliteInsertOrIgnore("$f");
 
     private const string FindDecision = "SELECT timestamp_ms, selected_deployment FROM decisions WHERE event_id = $e";
 
@@ -450,19 +319,11 @@ public sealed class SqliteDecisionWriter(string connectionString, TimeProvider t
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
                 command.CommandText = Insert;
-                var parameters = new SqliteParameter[DecisionColumns.Names.Length];
-                for (var i = 0; i < parameters.Length; i++)
-                {
-                    parameters[i] = command.Parameters.Add(new SqliteParameter("$p" + i, null));
-                }
+                var parameters = DecisionColumns.Decisions.AddSqliteParameters(command, "$p");
                 command.Prepare();
                 foreach (var decision in decisions)
                 {
-                    var values = DecisionColumns.Values(decision, now);
-                    for (var i = 0; i < values.Length; i++)
-                    {
-                        parameters[i].Value = values[i] ?? DBNull.Value;
-                    }
+                    DecisionColumns.Decisions.Bind(parameters, decision, now);
                     inserted += await command.ExecuteNonQueryAsync(cancellationToken);
                 }
             }
@@ -494,19 +355,11 @@ public sealed class SqliteDecisionWriter(string connectionString, TimeProvider t
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
                 command.CommandText = InsertFeedback;
-                var parameters = new SqliteParameter[DecisionColumns.FeedbackNames.Length];
-                for (var i = 0; i < parameters.Length; i++)
-                {
-                    parameters[i] = command.Parameters.Add(new SqliteParameter("$f" + i, null));
-                }
+                var parameters = DecisionColumns.Feedback.AddSqliteParameters(command, "$f");
                 command.Prepare();
                 foreach (var f in feedback)
                 {
-                    var values = DecisionColumns.FeedbackValues(f, now);
-                    for (var i = 0; i < values.Length; i++)
-                    {
-                        parameters[i].Value = values[i] ?? DBNull.Value;
-                    }
+                    DecisionColumns.Feedback.Bind(parameters, f, now);
                     if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
                     {
                         continue;
