@@ -82,7 +82,7 @@ public static class TelemetryIngestExtensions
     {
         // Not under /admin: collectors and gateways export here with an ingest key (RouteIQ:Telemetry:IngestKeys), not an admin key.
         endpoints.MapPost("/v1/traces", (HttpContext context, OtlpTraceReceiver receiver) => receiver.HandleAsync(context))
-            .Accepts<byte[]>("application/x-protobuf", "application/json")
+            .DescribeBody(typeof(byte[]), "application/x-protobuf", "application/json")
             .Produces<byte[]>(StatusCodes.Status200OK, "application/x-protobuf", "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
@@ -91,7 +91,7 @@ public static class TelemetryIngestExtensions
             .DisableAntiforgery();
 
         endpoints.MapPost("/v1/feedback", PostFeedbackAsync)
-            .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .DescribeBody(typeof(string), "application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
             .WithName("IngestFeedback")
             .WithSummary("Ingest routeiq.router_feedback.v1 grades: NDJSON or a JSON array (≤ 1 MiB per request); duplicates by feedback_id are dropped")
@@ -99,14 +99,14 @@ public static class TelemetryIngestExtensions
 
         // An ingest route under /admin: outside the admin group, whose admin policy would add to the ingest one.
         endpoints.MapPost("/admin/telemetry/events", PostEventsAsync)
-            .Accepts<string>("application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .DescribeBody(typeof(string), "application/x-ndjson", "application/json").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .RequireApiKey(ApiKeyAuthentication.IngestPolicy)
             .WithTags("telemetry")
             .WithName("IngestTelemetryEvents")
             .WithSummary("Ingest JSONL/NDJSON or a JSON array of events (≤ 1 MiB per request): decisions and grades, told apart by contract_name");
 
         var admin = endpoints.MapGroup("/admin").WithTags("telemetry").RequireApiKey(ApiKeyAuthentication.AdminPolicy);
-        admin.MapPost("/telemetry/jaeger", PostJaegerAsync).Accepts<JaegerImportRequest>("application/json")
+        admin.MapPost("/telemetry/jaeger", PostJaegerAsync).DescribeBody(typeof(JaegerImportRequest))
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status502BadGateway)
             .WithName("IngestJaeger")
             .WithSummary("Backfill decisions from a Jaeger query service");
@@ -116,7 +116,7 @@ public static class TelemetryIngestExtensions
         admin.MapGet("/telemetry/rejected", GetRejectedAsync).ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("RejectedEvents")
             .WithSummary("The most recent rejected events with their reason and raw body");
-        admin.MapPost("/datasets", PostDatasetAsync).Accepts<DatasetRequest>("application/json")
+        admin.MapPost("/datasets", PostDatasetAsync).DescribeBody(typeof(DatasetRequest))
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .WithName("BuildDataset")
             .WithSummary("Build an LLMRouter dataset from stored decisions and publish DatasetBuilt");

@@ -34,6 +34,21 @@ public static class HttpApiExtensions
     private sealed class HttpApiMarker;
 
     /// <summary>
+    /// Describes the request body in the OpenAPI document as <paramref name="type"/> (default content type
+    /// <c>application/json</c>). Unlike <c>Accepts&lt;T&gt;()</c> it does not take part in routing: a body
+    /// sent with another or no content type still reaches the handler, which reads and validates it itself.
+    /// </summary>
+    public static TBuilder DescribeBody<TBuilder>(this TBuilder builder, Type type, params string[] contentTypes) where TBuilder : IEndpointConventionBuilder
+        => builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Content = (contentTypes.Length > 0 ? contentTypes : ["application/json"]).ToDictionary(c => c, _ => new OpenApiMediaType { Schema = schema }),
+            };
+        });
+
+    /// <summary>
     /// The routes need a key of <paramref name="policy"/> (<see cref="ApiKeyAuthentication"/>), and the
     /// OpenAPI document says so: the 401 problem they answer without one.
     /// </summary>

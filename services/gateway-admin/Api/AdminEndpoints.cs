@@ -18,13 +18,13 @@ public static class AdminEndpoints
     {
         var admin = endpoints.MapGroup("/admin").WithTags("admin").RequireApiKey(ApiKeyAuthentication.AdminPolicy);
 
-        admin.MapPost("/train/{trainer}", TrainAsync).Accepts<TrainRequest>("application/json")
+        admin.MapPost("/train/{trainer}", TrainAsync).DescribeBody(typeof(TrainRequest))
             .WithName("Train").WithSummary("Launch a trainer and wait for it (Prefer: respond-async → 202 at once)");
-        admin.MapPost("/train_then_roll/{trainer}", TrainThenRollAsync).Accepts<TrainRequest>("application/json")
+        admin.MapPost("/train_then_roll/{trainer}", TrainThenRollAsync).DescribeBody(typeof(TrainRequest))
             .WithName("TrainThenRoll").WithSummary("Train, and roll the produced version out if training succeeds");
-        admin.MapPost("/roll", RollAsync).Accepts<RollRequest>("application/json")
+        admin.MapPost("/roll", RollAsync).DescribeBody(typeof(RollRequest))
             .WithName("Roll").WithSummary("Roll an existing version (ref: @alias or integer version) out behind the stable endpoint");
-        admin.MapPost("/rollback", RollbackAsync).Accepts<RollbackRequest>("application/json")
+        admin.MapPost("/rollback", RollbackAsync).DescribeBody(typeof(RollbackRequest))
             .WithName("Rollback").WithSummary("Roll back to the previous deployment (twice toggles)");
         admin.MapGet("/jobs", ListJobsAsync).WithName("ListJobs").WithSummary("Jobs, newest first (filter by trainer, state, kind)");
         admin.MapGet("/jobs/{id:guid}", GetJobAsync).WithName("GetJob").WithSummary("One job: state, timestamps, request, result or error");

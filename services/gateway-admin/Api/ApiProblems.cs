@@ -57,13 +57,18 @@ public static class ApiProblems
 /// An error answer of the admin API, declared in the OpenAPI document (<see cref="ApiProblemDocument"/>)
 /// for the status codes an operation can return (<see cref="ApiProblemStatusesAttribute"/>, default 400).
 /// </summary>
-public sealed class ApiProblem(int status, JsonObject body) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+public sealed class ApiProblem(int status, JsonObject body)
+    : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<JsonObject>, IContentTypeHttpResult, IEndpointMetadataProvider
 {
     public int StatusCode => status;
 
     int? IStatusCodeHttpResult.StatusCode => status;
 
-    public JsonObject Body => body;
+    public JsonObject Value => body;
+
+    object? IValueHttpResult.Value => body;
+
+    public string ContentType => ApiProblems.ContentType;
 
     public Task ExecuteAsync(HttpContext httpContext)
         => Results.Json(body, statusCode: status, contentType: ApiProblems.ContentType).ExecuteAsync(httpContext);

@@ -7,6 +7,7 @@ using RouteIQ.GatewayAdmin.Ledger;
 using RouteIQ.Artifacts;
 using RouteIQ.Contracts;
 using RouteIQ.Routing;
+using RouteIQ.ServiceDefaults;
 
 namespace RouteIQ.GatewayAdmin.Api;
 
@@ -22,7 +23,7 @@ public static class EvaluationsEndpoints
 {
     public static IEndpointRouteBuilder MapEvaluationEndpoints(this IEndpointRouteBuilder admin)
     {
-        admin.MapPost("/evaluations", CreateAsync).Accepts<EvaluationRequest>("application/json")
+        admin.MapPost("/evaluations", CreateAsync).DescribeBody(typeof(EvaluationRequest))
             .WithName("CreateEvaluation").WithSummary("Off-policy evaluation of a registered router on a dataset's logged decisions (IPS, SNIPS, DR)");
         admin.MapGet("/evaluations", ListAsync)
             .WithName("ListEvaluations").WithSummary("A model version's stored evaluations (model, version: n or @alias)");

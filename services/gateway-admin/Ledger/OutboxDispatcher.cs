@@ -10,6 +10,8 @@ namespace RouteIQ.GatewayAdmin.Ledger;
 /// the rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas never send one row
 /// twice; a row is deleted in the transaction that claimed it, after its send was confirmed.
 /// A crash between send and commit re-sends it; the runner deduplicates on job and attempt.
+/// Our own outbox, not MassTransit's: its EF Core outbox (<c>MassTransit.EntityFrameworkCore</c>) is
+/// not available from the package feeds this project builds from, and a job needs only this much.
 /// </summary>
 public sealed class OutboxDispatcher(
     IDbContextFactory<LedgerDbContext> contexts,
