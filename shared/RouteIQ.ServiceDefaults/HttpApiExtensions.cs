@@ -41,7 +41,15 @@ public static class HttpApiExtensions
     public static TBuilder DescribeBody<TBuilder>(this TBuilder builder, Type type, params string[] contentTypes) where TBuilder : IEndpointConventionBuilder
         => builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
         {
-            var schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            IOpenApiSchema schema = await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
+            if (context.Document is { } document && type != typeof(string) && type != typeof(byte[]))
+            {
+                // A named component, like the response records, instead of a copy inlined in the operation.
+                document.Components ??= new OpenApiComponents();
+                document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+                document.Components.Schemas[type.Name] = schema;
+                schema = new OpenApiSchemaReference(type.Name, document);
+            }
             operation.RequestBody = new OpenApiRequestBody
             {
                 Content = (contentTypes.Length > 0 ? contentTypes : ["application/json"]).ToDictionary(c => c, _ => new OpenApiMediaType { Schema = schema }),
