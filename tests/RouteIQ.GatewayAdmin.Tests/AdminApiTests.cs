@@ -166,7 +166,8 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
         Assert.Equal(first.Body["job_id"]!.ToString(), third.Body["job_id"]!.ToString());
         Assert.Equal(200, third.Status);
         var jobId = Guid.Parse(first.Body["job_id"]!.ToString());
-        await Task.Delay(500);
+        // Every dispatch the three requests could have caused has been sent and consumed by the runner.
+        await Host.SettledAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, fixture.Cluster.DispatchCount(jobId));
     }
 
@@ -221,7 +222,8 @@ public sealed class AdminApiTests(LedgerFixture fixture) : IClassFixture<LedgerF
         }, TimeSpan.FromSeconds(30), "the job of the disconnected request");
         var id = Guid.Parse((string)job!["job_id"]!);
         await Host.WaitForJobAsync(id.ToString(), j => (string?)j["state"] == "running", TimeSpan.FromSeconds(20));
-        await Task.Delay(1000);
+        // The aborted request has been handled to its end and whatever it caused was sent and consumed.
+        await Host.SettledAsync(TimeSpan.FromSeconds(30));
         Assert.Equal("running", (string?)(await Host.GetAsync($"/admin/jobs/{id}")).Body["state"]);
         Assert.DoesNotContain(fixture.Cluster.Cancels, c => c.JobId == id);
         using (await Host.Http.DeleteAsync($"/admin/jobs/{id}"))

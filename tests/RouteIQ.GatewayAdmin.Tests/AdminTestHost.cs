@@ -8,6 +8,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
+using RouteIQ.Contracts;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.Testing;
 
@@ -21,10 +23,15 @@ public sealed class AdminTestHost : IAsyncDisposable
 {
     public const string ApiKey = "test-admin-key-0123456789";
 
-    private AdminTestHost(WebApplication app, string baseUrl)
+    private readonly RequestsInFlight _inFlight;
+
+    private AdminTestHost(WebApplication app, string baseUrl, string rabbitUri, string database, RequestsInFlight inFlight)
     {
         App = app;
         BaseUrl = baseUrl;
+        RabbitUri = rabbitUri;
+        Database = database;
+        _inFlight = inFlight;
         Http = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(120) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
     }
@@ -33,6 +40,14 @@ public sealed class AdminTestHost : IAsyncDisposable
     public string BaseUrl { get; }
     public HttpClient Http { get; }
     public IServiceProvider Services => App.Services;
+    public string RabbitUri { get; }
+    public string Database { get; }
+
+    /// <summary>Requests this host has begun and not yet finished (its handler still running).</summary>
+    private sealed class RequestsInFlight
+    {
+        public int Count;
+    }
 
     public static async Task<AdminTestHost> StartAsync(string rabbitUri, string database, string specsPath,
         IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
@@ -64,10 +79,23 @@ public sealed class AdminTestHost : IAsyncDisposable
         configure?.Invoke(builder);
         builder.AddRouteIQBus();
         var app = builder.Build();
+        var inFlight = new RequestsInFlight();
+        app.Use(async (context, next) =>
+        {
+            Interlocked.Increment(ref inFlight.Count);
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref inFlight.Count);
+            }
+        });
         app.MapDefaultEndpoints();
         app.MapGatewayAdminApi();
         await app.StartAsync();
-        return new AdminTestHost(app, url);
+        return new AdminTestHost(app, url, rabbitUri, database, inFlight);
     }
 
     public async Task<(int Status, JsonObject Body, HttpResponseMessage Response)> PostAsync(string path, object? body, Action<HttpRequestMessage>? configure = null)
@@ -108,6 +136,28 @@ public sealed class AdminTestHost : IAsyncDisposable
             return status == 200 && condition(body);
         }, timeout, $"job {jobId} (last: {last.ToJsonString()})");
         return last;
+    }
+
+    /// <summary>Rows in the ledger's outbox: messages committed with a job change and not yet sent.</summary>
+    public async Task<long> OutboxCountAsync()
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM gateway_admin.outbox", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>
+    /// The barrier before asserting that something did not happen: no request is still being handled (an aborted one
+    /// included), the outbox is empty (everything the ledger committed has been sent) and the queues the fake runner
+    /// consumes (<c>trainer-runner.cpu</c>: train requests; <c>fake-runner.*</c>: cancels) are drained (all of it consumed).
+    /// </summary>
+    public async Task SettledAsync(TimeSpan timeout)
+    {
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref _inFlight.Count) == 0), timeout, "the host's requests to finish");
+        await TestInfra.WaitUntilAsync(async () => await OutboxCountAsync() == 0, timeout, "the outbox to be sent");
+        await TestInfra.WaitForQueuesDrainedAsync(RabbitUri,
+            q => q == RunnerQueues.Cpu || q.StartsWith("fake-runner.", StringComparison.Ordinal), timeout);
     }
 
     public async ValueTask DisposeAsync()

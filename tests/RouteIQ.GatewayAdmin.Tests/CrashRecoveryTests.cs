@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using RouteIQ.Contracts;
 using RouteIQ.ServiceDefaults;
 using RouteIQ.Testing;
 
@@ -70,14 +71,15 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             using var http = new HttpClient();
             http.DefaultRequestHeaders.Add("X-API-Key", AdminTestHost.ApiKey);
             http.DefaultRequestHeaders.Add("Prefer", "respond-async");
-            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.PostAsync($"http://127.0.0.1:{port}/admin/train/knn", new StringContent("{}")));
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.PostAsync($"http://127.0.0.1:{port}/admin/train/knn", new StringContent("{}", System.Text.Encoding.UTF8, "application/json")));
             var exit = await crashing.WaitForExitAsync(TimeSpan.FromSeconds(30));
             Assert.NotEqual(0, exit);
         }
 
         Assert.Equal(1, await CountAsync("jobs"));
         Assert.Equal(1, await CountAsync("outbox"));
-        await Task.Delay(1000);
+        // Anything the crashed process sent before dying has reached the runner.
+        await TestInfra.WaitForQueuesDrainedAsync(_vhost, q => q == RunnerQueues.Cpu, TimeSpan.FromSeconds(30));
         Assert.Empty(_cluster.Dispatched);
 
         await using var restarted = ServiceProcess.Start("RouteIQ.GatewayAdmin.dll", Environment(port, crash: false));
@@ -85,7 +87,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         await TestInfra.WaitUntilAsync(() => Task.FromResult(!_cluster.Dispatched.IsEmpty), TimeSpan.FromSeconds(30),
             "the job to be dispatched after restart; gateway-admin said:\n" + restarted.Output);
         await TestInfra.WaitUntilAsync(async () => await CountAsync("outbox") == 0, TimeSpan.FromSeconds(10), "the outbox to drain");
-        await Task.Delay(2000);
+        // Every dispatch sent (a re-send included) has been consumed by the runner.
+        await TestInfra.WaitForQueuesDrainedAsync(_vhost, q => q == RunnerQueues.Cpu, TimeSpan.FromSeconds(30));
 
         var dispatched = Assert.Single(_cluster.Dispatched);
         Assert.Equal(1, dispatched.Attempt);

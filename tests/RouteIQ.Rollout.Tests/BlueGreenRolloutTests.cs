@@ -71,6 +71,8 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
         // loaded machine the rolls can be over before that), so the stable endpoint is also shown
         // serving steadily once the rollouts are done.
         var settle = Stopwatch.StartNew();
+        // A wait on a condition (every client past 50 requests), polled every half second; at the time bound it falls
+        // through to the assertions below, which say which client was short.
         do await Task.Delay(500);
         while (results.Any(r => Volatile.Read(ref r.Completed) <= 50) && settle.Elapsed < TimeSpan.FromSeconds(60));
         stop.Cancel();

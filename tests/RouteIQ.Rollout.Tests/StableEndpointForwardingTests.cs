@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -6,6 +7,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RouteIQ.Rollout.Edge;
 using RouteIQ.Testing;
@@ -26,6 +28,8 @@ public sealed class StableEndpointForwardingTests : IAsyncLifetime
     private Uri _endpointUrl = null!;
     private int _upstreamRequests;
     private readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false });
+    private readonly HostingEvents _events = new();
+    private ILoggerFactory? _loggerFactory;
 
     public async Task InitializeAsync()
     {
@@ -55,7 +59,9 @@ public sealed class StableEndpointForwardingTests : IAsyncLifetime
         _routes.Replace([new ServerRoute("m", 1, $"http://127.0.0.1:{upstreamPort}")], "m");
 
         _endpointUrl = new Uri($"http://127.0.0.1:{TestInfra.FreePort()}");
-        _endpoint = new StableEndpointServer(_routes, _endpointUrl, 16L * 1024 * 1024, NullLoggerFactory.Instance);
+        // The endpoint's own Kestrel logs through this factory: the test sees when it starts and finishes a request.
+        _loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(_events));
+        _endpoint = new StableEndpointServer(_routes, _endpointUrl, 16L * 1024 * 1024, _loggerFactory);
         await _endpoint.StartAsync(CancellationToken.None);
     }
 
@@ -69,6 +75,31 @@ public sealed class StableEndpointForwardingTests : IAsyncLifetime
         if (_upstream is not null)
         {
             await _upstream.DisposeAsync();
+        }
+        _loggerFactory?.Dispose();
+    }
+
+    /// <summary>Counts the endpoint's ASP.NET Core hosting events "Request starting" (1) and "Request finished" (2).</summary>
+    private sealed class HostingEvents : ILoggerProvider, ILogger
+    {
+        public const int RequestStarting = 1;
+        public const int RequestFinished = 2;
+        private const string Category = "Microsoft.AspNetCore.Hosting.Diagnostics";
+        private readonly ConcurrentDictionary<int, int> _counts = new();
+
+        public int Count(int eventId) => _counts.GetValueOrDefault(eventId);
+
+        public ILogger CreateLogger(string categoryName) => categoryName == Category ? this : NullLogger.Instance;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => _counts.AddOrUpdate(eventId.Id, 1, (_, n) => n + 1);
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public void Dispose()
+        {
         }
     }
 
@@ -132,10 +163,12 @@ public sealed class StableEndpointForwardingTests : IAsyncLifetime
             await socket.ConnectAsync(IPAddress.Loopback, _endpointUrl.Port);
             var head = $"POST /m/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"query\":";
             await socket.SendAsync(Encoding.ASCII.GetBytes(head));
-            await Task.Delay(200);
+            // Broken off only once the endpoint is handling the request (it has the head, waits for the body).
+            await TestInfra.WaitUntilAsync(() => Task.FromResult(_events.Count(HostingEvents.RequestStarting) == 1), TimeSpan.FromSeconds(10), "the endpoint to start the request");
             socket.Close();
         }
-        await Task.Delay(300);
+        // The endpoint is done with the broken request: whatever it was going to forward, it has.
+        await TestInfra.WaitUntilAsync(() => Task.FromResult(_events.Count(HostingEvents.RequestFinished) == 1), TimeSpan.FromSeconds(10), "the endpoint to finish the broken request");
 
         // The half body never became a complete request upstream (it would have been a
         // request with a body shorter than its declared length).

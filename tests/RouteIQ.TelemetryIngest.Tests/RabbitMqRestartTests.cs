@@ -79,6 +79,7 @@ public static class VirtualHostRestart
             var left = outage - (DateTime.UtcNow - started);
             if (left > TimeSpan.Zero)
             {
+                // Not a wait for something: the outage itself lasts this long (the clients must ride out a broker that stays away).
                 await Task.Delay(left);
             }
             await TestInfra.RunAsync("rabbitmqctl", "restart_vhost", "-p", vhost);

@@ -77,6 +77,36 @@ public static class TestInfra
         return new UriBuilder(baseUri) { Path = "/" + Uri.EscapeDataString(vhost) }.Uri.ToString();
     }
 
+    /// <summary>The virtual host named by a RabbitMQ URI (as <see cref="CreateVirtualHostAsync"/> returns it).</summary>
+    public static string VirtualHostOf(string rabbitUri)
+        => new Uri(rabbitUri).AbsolutePath.TrimStart('/') is { Length: > 0 } path ? Uri.UnescapeDataString(path) : "/";
+
+    /// <summary>
+    /// Waits until the queues of <paramref name="rabbitUri"/>'s vhost chosen by <paramref name="queues"/> hold no message,
+    /// neither ready nor unacknowledged: everything published to them before has been consumed (a consumer acknowledges
+    /// once it is done). The barrier a "nothing more happens" assertion needs once every publisher is known to be done.
+    /// </summary>
+    public static async Task WaitForQueuesDrainedAsync(string rabbitUri, Func<string, bool> queues, TimeSpan timeout)
+    {
+        var vhost = VirtualHostOf(rabbitUri);
+        var last = "";
+        try
+        {
+            await WaitUntilAsync(async () =>
+            {
+                last = await RunAsync("rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages");
+                return last.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(line => line.Split('\t', StringSplitOptions.TrimEntries))
+                    .Where(columns => columns.Length == 2 && queues(columns[0]))
+                    .All(columns => columns[1] == "0");
+            }, timeout, $"the queues of vhost {vhost} to drain");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; queues and messages: {last.ReplaceLineEndings(", ")}", ex);
+        }
+    }
+
     /// <summary>A loopback TCP port nobody listens on right now.</summary>
     public static int FreePort()
     {
