@@ -71,7 +71,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             using var http = new HttpClient();
             http.DefaultRequestHeaders.Add("X-API-Key", AdminTestHost.ApiKey);
             http.DefaultRequestHeaders.Add("Prefer", "respond-async");
-            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.PostAsync($"http://127.0.0.1:{port}/admin/train/knn", new StringContent("{}", System.Text.Encoding.UTF8, "application/json")));
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.PostAsync($"http://127.0.0.1:{port}/admin/train/knn", new StringContent("{}")));
             var exit = await crashing.WaitForExitAsync(TimeSpan.FromSeconds(30));
             Assert.NotEqual(0, exit);
         }
