@@ -26,24 +26,40 @@ public sealed class JaegerImportLimitsTests
             ["RouteIQ:Telemetry:JaegerMaxResponseBytes"] = (1024 * 1024).ToString(),
         });
         var written = 0L;
-        await using var jaeger = await StartAsync(async context =>
+        // A raw socket, not Kestrel: Kestrel completes writes to a connection the client has closed without
+        // sending anything, so a count of its writes can race on to the end; a socket's send fails instead, and
+        // `written` counts only what the connection took.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var server = Task.Run(async () =>
         {
-            // {"data":[{"spans":[]},{"spans":[]},… without end and without Content-Length.
-            context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync("{\"data\":["u8.ToArray(), context.RequestAborted);
-            var chunk = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"spans\":[]},", 4096)));
-            while (!context.RequestAborted.IsCancellationRequested && written < 8L * 1024 * 1024 * 1024)
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.ReceiveAsync(new byte[16 * 1024]); // the GET; its content does not matter here
+            // {"data":[{"spans":[]},{"spans":[]},… without end and without Content-Length (chunked).
+            await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"u8.ToArray());
+            await socket.SendAsync(Chunk("{\"data\":["u8.ToArray()));
+            var chunk = Chunk(System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"spans\":[]},", 4096))));
+            try
             {
-                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
-                Interlocked.Add(ref written, chunk.Length);
+                while (Interlocked.Read(ref written) < 8L * 1024 * 1024 * 1024)
+                {
+                    await socket.SendAsync(chunk);
+                    Interlocked.Add(ref written, chunk.Length);
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // The importer hung up.
             }
         });
+        var url = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
-        using var response = await host.Client.PostAsJsonAsync("admin/telemetry/jaeger", new { url = jaeger.Urls.First(), service = "gw" }, timeout.Token);
+        using var response = await host.Client.PostAsJsonAsync("admin/telemetry/jaeger", new { url, service = "gw" }, timeout.Token);
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Contains("over 1048576 bytes", (await Problem(response)).GetProperty("detail").GetString());
+        await server.WaitAsync(TimeSpan.FromSeconds(30));
         // Reading everything (the old behaviour) would take all 8 GiB and the 30-s timeout; what the
         // server writes beyond the cap is what sockets and the client's drain-on-dispose absorb before
         // the connection closes (up to a few hundred MB on a loaded 2-core machine).
@@ -150,6 +166,10 @@ public sealed class JaegerImportLimitsTests
     }
 
     private static async Task<JsonElement> Problem(HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
+
+    /// <summary>One HTTP/1.1 chunk: its length in hex, the bytes, CRLF.</summary>
+    private static byte[] Chunk(byte[] data)
+        => [.. System.Text.Encoding.ASCII.GetBytes($"{data.Length:x}\r\n"), .. data, .. "\r\n"u8.ToArray()];
 
     private static async Task<WebApplication> StartAsync(RequestDelegate handler)
     {
