@@ -314,6 +314,18 @@ public sealed class BlueGreenRolloutTests(ProcessRolloutFixture fixture) : IClas
             var status = await Host.RequestAsync<GetActiveDeployment, ActiveDeployment>(new GetActiveDeployment { ModelName = model });
             return status.Deployment is { Healthy: true, Version: 1 } d && !d.ServerUrl!.EndsWith($":{port}");
         }, TimeSpan.FromSeconds(30), "the deployment to record its new server");
+        // The reconciler records the new server, then points the stable endpoint's route at it: a moment apart.
+        await TestInfra.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return await Host.InvokeAsync(model) == 1;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(10), "the stable endpoint to route to the new server");
         Assert.Equal(1, await Host.InvokeAsync(model));
     }
 }
