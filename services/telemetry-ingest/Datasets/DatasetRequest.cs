@@ -3,15 +3,10 @@ using System.Text.Json.Serialization;
 
 namespace RouteIQ.TelemetryIngest.Datasets;
 
-/// <summary>The JSON conventions of telemetry-ingest's admin API (snake_case, like the contract).</summary>
+/// <summary>The JSON conventions of telemetry-ingest's admin API: the API's wire JSON (snake_case, like the contract).</summary>
 public static class TelemetryJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = null,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
+    public static readonly JsonSerializerOptions Options = Client.ApiJson.Options;
 }
 
 /// <summary><c>POST /admin/datasets</c> and <c>routeiq dataset build</c>.</summary>
